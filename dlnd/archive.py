@@ -1,0 +1,57 @@
+"""Zip extraction that checks an archive before trusting it."""
+import shutil
+import stat
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from .fileio import CHUNK_BYTES, DataError
+
+
+def check_member(zip_path, info):
+    """Refuse members that would land outside the target folder, or that are links."""
+    name = info.filename.replace('\\', '/')
+    parts = PurePosixPath(name).parts
+    if name.startswith('/') or (len(name) > 1 and name[1] == ':') or '..' in parts:
+        raise DataError(f'{zip_path}: refusing member {info.filename!r}: its path leaves the target folder')
+    if stat.S_ISLNK(info.external_attr >> 16):
+        raise DataError(f'{zip_path}: refusing member {info.filename!r}: it is a symbolic link')
+
+
+def extract_zip(zip_path, dest_dir):
+    """Extract `zip_path` into `dest_dir` (which must not exist yet), all or nothing.
+
+    Every member is checked first; CRCs are checked while extracting. The files go to a
+    temporary folder that is renamed to `dest_dir` only when everything is out.
+    """
+    zip_path, dest_dir = Path(zip_path), Path(dest_dir)
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise DataError(f'{zip_path}: not a readable zip archive ({e})') from e
+    with archive:
+        members = archive.infolist()
+        for info in members:
+            check_member(zip_path, info)
+        dest_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f'.{dest_dir.name}.', dir=dest_dir.parent))
+        try:
+            for info in members:
+                _extract_member(archive, zip_path, info, tmp)
+            tmp.rename(dest_dir)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest_dir
+
+
+def _extract_member(archive, zip_path, info, root):
+    target = root / info.filename
+    if info.is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with archive.open(info) as src, open(target, 'wb') as out:
+            shutil.copyfileobj(src, out, CHUNK_BYTES)
+    except (zipfile.BadZipFile, EOFError, ValueError) as e:
+        raise DataError(f'{zip_path}: member {info.filename!r} is corrupt ({e})') from e

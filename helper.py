@@ -1,0 +1,23 @@
+"""Data for the face-generation project: download, check, crop and batch MNIST and CelebA.
+
+    import helper
+    tf = helper.import_tensorflow()           # tensorflow.compat.v1 with working tf.layers
+    helper.download_extract('mnist', './data')
+    mnist = helper.Dataset('mnist', './data')
+    for batch in mnist.get_batches(64): ...   # float32 (64, 28, 28, 1) in [-1, 1]
+
+Set DLND_DATA_SOURCE to a local folder or base URL to try it before the public mirrors
+(its layout: mnist/*.gz, celeba/img_align_celeba/ or celeba/img_align_celeba.zip).
+The code lives in the dlnd package; this module keeps the course's names.
+"""
+from dlnd.tf_setup import use_legacy_keras
+
+use_legacy_keras()  # before anything imports TensorFlow, so tf.layers gets Keras 2
+
+from dlnd.dataset import Dataset, download_extract, get_batch, images_square_grid  # noqa: E402
+from dlnd.download import SOURCE_ENV  # noqa: E402
+from dlnd.fileio import DataError  # noqa: E402
+from dlnd.tf_setup import device_summary, import_tensorflow  # noqa: E402
+
+__all__ = ['DataError', 'Dataset', 'SOURCE_ENV', 'device_summary', 'download_extract', 'get_batch',
+           'images_square_grid', 'import_tensorflow']
