@@ -6,7 +6,7 @@ always judge the code the learner sees.
 import pytest
 
 import problem_unittests as tests
-from notebook_code import GRADED, cell_sources, definitions_source, load_functions
+from dlnd.notebook import GRADED, cell_sources, definitions_source, load_functions
 
 tf = tests.tf
 SOLUTION = definitions_source(cell_sources())

@@ -1,0 +1,159 @@
+"""Train DCGAN settings side by side under one CPU-time budget and compare their metrics.
+
+    python bench/gan_settings.py mnist recipe notebook        # the course recipe against the notebook
+    python bench/gan_settings.py celeba recipe notebook --batches 3000
+    python bench/gan_settings.py mnist recipe lr_g4e-4 ...    # named variants from VARIANTS below
+
+The first setting trains for --batches batches (default: 2 MNIST epochs); its process CPU time is
+the budget every other setting gets. 'notebook' uses the functions and settings of
+dlnd_face_generation.ipynb itself; every other name is the course recipe with some changes.
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+import helper  # noqa: E402
+from dlnd.evaluation import CelebaEvaluator, MnistEvaluator  # noqa: E402
+
+tf = helper.import_tensorflow()
+
+# The course recipe, as learners write it: D 64-128-256 5x5 stride 2, G from 7x7x256,
+# Adam 2e-4 / beta1 0.5, smoothing 0.9, leaky ReLU 0.2, N(0, 0.02) init, uniform z, batch 64.
+RECIPE = dict(d_filters=(64, 128, 256), g_filters=(256, 128), kernel=5, alpha=0.2, init_std=0.02,
+              smooth=0.9, lr_d=2e-4, lr_g=2e-4, beta1=0.5, g_steps=1, z_dist='uniform', z_dim=100)
+VARIANTS = {
+    'recipe': {},
+    'ttur': dict(lr_d=4e-4, lr_g=1e-4),
+    'lr_g4e-4': dict(lr_g=4e-4),
+    'g2': dict(g_steps=2),
+    'k4': dict(kernel=4),
+    'normal_z': dict(z_dist='normal'),
+    'wide_g': dict(g_filters=(512, 256)),
+    'k4_g2': dict(kernel=4, g_steps=2),
+    'lr4e-4': dict(lr_d=4e-4, lr_g=4e-4),
+}
+
+
+def build_recipe(s):
+    """model_loss / model_opt in the recipe's style, from the settings s."""
+    init = tf.random_normal_initializer(stddev=s['init_std'])
+
+    def discriminator(images, reuse=False):
+        with tf.variable_scope('discriminator', reuse=reuse):
+            x = images
+            for i, filters in enumerate(s['d_filters']):
+                x = tf.layers.conv2d(x, filters, s['kernel'], strides=2, padding='same', kernel_initializer=init)
+                x = x if i == 0 else tf.layers.batch_normalization(x, training=True)
+                x = tf.nn.leaky_relu(x, s['alpha'])
+            logits = tf.layers.dense(tf.layers.flatten(x), 1, kernel_initializer=init)
+            return tf.sigmoid(logits), logits
+
+    def generator(z, channels, is_train=True):
+        with tf.variable_scope('generator', reuse=not is_train):
+            first, second = s['g_filters']
+            x = tf.reshape(tf.layers.dense(z, 7 * 7 * first, kernel_initializer=init), (-1, 7, 7, first))
+            x = tf.nn.leaky_relu(tf.layers.batch_normalization(x, training=is_train), s['alpha'])
+            x = tf.layers.conv2d_transpose(x, second, s['kernel'], strides=2, padding='same', kernel_initializer=init)
+            x = tf.nn.leaky_relu(tf.layers.batch_normalization(x, training=is_train), s['alpha'])
+            x = tf.layers.conv2d_transpose(x, channels, s['kernel'], strides=2, padding='same',
+                                           kernel_initializer=init)
+            return tf.tanh(x)
+    return discriminator, generator
+
+
+def build_graph(name, channels, z_dim):
+    """(input_real, input_z, train ops, sampler, settings) for a named setting."""
+    if name == 'notebook':
+        from dlnd.notebook import load_functions, notebook_settings
+        functions, settings = load_functions(tf), notebook_settings()
+        input_real, input_z, lr = functions['model_inputs'](28, 28, channels, settings['z_dim'])
+        d_loss, g_loss = functions['model_loss'](input_real, input_z, channels)
+        d_opt, g_opt = functions['model_opt'](d_loss, g_loss, lr, settings['beta1'])
+        sampler = functions['generator'](input_z, channels, is_train=False)
+        feed = {lr: settings['learning_rate']}
+        return input_real, input_z, (d_opt, g_opt), sampler, dict(settings, feed=feed)
+    s = dict(RECIPE, **VARIANTS[name])
+    discriminator, generator = build_recipe(s)
+    input_real = tf.placeholder(tf.float32, (None, 28, 28, channels))
+    input_z = tf.placeholder(tf.float32, (None, s['z_dim']))
+    fake = generator(input_z, channels)
+    _, real_logits = discriminator(input_real)
+    _, fake_logits = discriminator(fake, reuse=True)
+    ce = tf.nn.sigmoid_cross_entropy_with_logits
+    d_loss = (tf.reduce_mean(ce(logits=real_logits, labels=tf.ones_like(real_logits) * s['smooth'])) +
+              tf.reduce_mean(ce(logits=fake_logits, labels=tf.zeros_like(fake_logits))))
+    g_loss = tf.reduce_mean(ce(logits=fake_logits, labels=tf.ones_like(fake_logits)))
+    with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
+        d_opt = tf.train.AdamOptimizer(s['lr_d'], s['beta1']).minimize(
+            d_loss, var_list=tf.trainable_variables('discriminator'))
+        g_opt = tf.train.AdamOptimizer(s['lr_g'], s['beta1']).minimize(
+            g_loss, var_list=tf.trainable_variables('generator'))
+    g_ops = (g_opt,) * s['g_steps']
+    return input_real, input_z, (d_opt, *g_ops), generator(input_z, channels, is_train=False), dict(s, feed={})
+
+
+def sample_z(rng, settings, count):
+    if settings.get('z_dist') == 'normal':
+        return rng.normal(size=(count, settings['z_dim']))
+    return rng.uniform(-1, 1, size=(count, settings['z_dim']))
+
+
+def train_setting(name, dataset, batches, cpu_budget, evaluator, seed=0):
+    """Train until `batches` batches or `cpu_budget` CPU seconds; returns the result record."""
+    with tf.Graph().as_default():
+        tf.set_random_seed(seed)
+        rng = np.random.default_rng(seed)
+        input_real, input_z, train_ops, sampler, settings = build_graph(name, dataset.shape[3], 100)
+        eval_z = sample_z(np.random.default_rng(1234), settings, 1000)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            start, done = time.process_time(), 0
+            while done < (batches or 10 ** 9):
+                for batch in dataset.get_batches(64):
+                    feed = {input_real: batch, input_z: sample_z(rng, settings, len(batch)), **settings['feed']}
+                    for op in train_ops:
+                        sess.run(op, feed)
+                    done += 1
+                    spent = time.process_time() - start
+                    if done == batches or (cpu_budget and spent >= cpu_budget):
+                        break
+                if done == batches or (cpu_budget and spent >= cpu_budget):
+                    break
+            samples = sess.run(sampler, {input_z: eval_z})
+    result = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in evaluator(samples).items()}
+    return {'setting': name, 'batches': done, 'cpu_seconds': round(spent, 1), **result}, samples
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('dataset', choices=('mnist', 'celeba'))
+    parser.add_argument('settings', nargs='+')
+    parser.add_argument('--batches', type=int, default=2 * (60000 // 64))
+    parser.add_argument('--data', default=str(ROOT / 'data'))
+    parser.add_argument('--save', help='folder for a JSON of the results and .npy of the samples')
+    args = parser.parse_args()
+    dataset = helper.Dataset(args.dataset, args.data)
+    evaluator = (MnistEvaluator if args.dataset == 'mnist' else CelebaEvaluator)(args.data)
+    baseline = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in evaluator.real_baseline().items()}
+    print(json.dumps({'setting': 'real data', **baseline}), flush=True)
+    results, budget = [baseline], None
+    for name in args.settings:
+        record, samples = train_setting(name, dataset, args.batches if budget is None else None, budget, evaluator)
+        budget = budget or record['cpu_seconds']
+        print(json.dumps(record), flush=True)
+        results.append(record)
+        if args.save:
+            Path(args.save).mkdir(parents=True, exist_ok=True)
+            np.save(Path(args.save) / f'{args.dataset}_{name}.npy', samples)
+    if args.save:
+        (Path(args.save) / f'{args.dataset}_results.json').write_text(json.dumps(results, indent=1))
+
+
+if __name__ == '__main__':
+    main()

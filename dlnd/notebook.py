@@ -1,0 +1,60 @@
+"""Reading the course notebook: its cells, its function definitions and its training settings."""
+import ast
+import json
+from pathlib import Path
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / 'dlnd_face_generation.ipynb'
+GRADED = ('model_inputs', 'discriminator', 'generator', 'model_loss', 'model_opt')
+
+
+def read(notebook=NOTEBOOK):
+    return json.loads(Path(notebook).read_text())
+
+
+def code_cells(notebook=NOTEBOOK):
+    """The code cells as dicts, with their source joined into one string."""
+    nb = notebook if isinstance(notebook, dict) else read(notebook)
+    return [dict(cell, source=''.join(cell['source'])) for cell in nb['cells'] if cell['cell_type'] == 'code']
+
+
+def cell_sources(notebook=NOTEBOOK):
+    return [cell['source'] for cell in code_cells(notebook)]
+
+
+def _parse(source):
+    """The cell's code, with IPython magics (%matplotlib ...) left out."""
+    lines = [line for line in source.splitlines() if not line.lstrip().startswith(('%', '!'))]
+    return ast.parse('\n'.join(lines)), '\n'.join(lines)
+
+
+def definitions_source(sources):
+    """What the graded functions need, without running anything else: every function definition and
+    import, plus the assignments made in the cells that define a graded function."""
+    kept = []
+    for source in sources:
+        tree, text = _parse(source)
+        defines_graded = any(f'def {name}(' in text for name in GRADED)
+        wanted = (ast.FunctionDef, ast.Import, ast.ImportFrom) + ((ast.Assign,) if defines_graded else ())
+        kept += [ast.get_source_segment(text, node) for node in tree.body if isinstance(node, wanted)]
+    return '\n\n'.join(kept)
+
+
+def load_functions(tf, source=None, notebook=NOTEBOOK):
+    """Execute the definitions (the notebook's, or `source`) in a fresh namespace that has `tf` and `np`."""
+    import numpy as np
+    namespace = {'tf': tf, 'np': np}
+    exec(compile(source or definitions_source(cell_sources(notebook)), '<notebook>', 'exec'), namespace)
+    return namespace
+
+
+def cell_settings(source):
+    """The constant assignments of one cell (batch_size = 64, ...), as a dict."""
+    tree, _ = _parse(source)
+    return {node.targets[0].id: node.value.value for node in tree.body
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+            and isinstance(node.targets[0], ast.Name)}
+
+
+def notebook_settings(marker='mnist_dataset = helper.Dataset', notebook=NOTEBOOK):
+    """The settings of the cell that contains `marker` (by default the MNIST training run)."""
+    return cell_settings(next(s for s in cell_sources(notebook) if marker in s))

@@ -1,0 +1,192 @@
+"""Check a notebook against the project's review rubric, line by line.
+
+    python -m dlnd.review [dlnd_face_generation.ipynb]
+
+The graded functions are judged by the graphs they build (the checks of problem_unittests) and by
+running `train` briefly on random data; training and quality by the notebook's stored outputs.
+Nothing is judged by the text of the code. Exits 1 when a line is not met.
+"""
+import argparse
+import contextlib
+import io
+import os
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .notebook import NOTEBOOK, cell_settings, code_cells, load_functions, read
+from .submit import completeness_problems, stdout_of, unit_test_problems
+
+HYPERPARAMETER_RANGES = {'batch_size': (16, 256), 'z_dim': (32, 256), 'learning_rate': (1e-5, 1e-3),
+                         'beta1': (0.1, 0.9)}
+LOSS_PATTERNS = (r'(?i)d(iscriminator)?[ _]loss', r'(?i)g(enerator)?[ _]loss')
+
+
+class Submission:
+    """What the checks look at: the notebook's cells and, loaded once, its functions."""
+
+    def __init__(self, path):
+        self.path, self.nb = Path(path), read(path)
+        self.cells = code_cells(self.nb)
+        self._functions = None
+
+    @property
+    def functions(self):
+        if self._functions is None:
+            import problem_unittests
+            self.tests = problem_unittests
+            self._functions = load_functions(problem_unittests.tf, notebook=self.path)
+        return self._functions
+
+    def training_cells(self):
+        return [c for c in self.cells if re.search(r'(?<![\w.])train\(', c['source']) and 'def train(' not in c['source']]
+
+    def all_stdout(self):
+        return '\n'.join(stdout_of(c) for c in self.cells)
+
+
+def graded(name):
+    def check(sub):
+        try:
+            function = sub.functions.get(name)
+        except Exception as e:
+            return False, f'the notebook\'s code does not run: {type(e).__name__}: {str(e).splitlines()[0]}'
+        if not callable(function):
+            return False, f'{name} is not defined'
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                getattr(sub.tests, f'test_{name}')(function)
+        except AssertionError as e:
+            return False, str(e)
+        except Exception as e:
+            return False, f'{name} raised {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'
+        return True, 'the graph it builds passes every graded check'
+    return check
+
+
+def unit_tests_ran(sub):
+    problems = completeness_problems(sub.nb) + unit_test_problems(sub.nb)
+    return (False, '; '.join(problems)) if problems else (True, 'every unit-test cell printed Tests Passed')
+
+
+def train_behaves(sub, batches=201, batch_size=4):
+    """Run train on random data: it must print both losses and show the generator every 100 batches."""
+    try:
+        functions = sub.functions
+    except Exception as e:
+        return False, f'the notebook\'s code does not run: {e}'
+    if not callable(functions.get('train')) or not callable(functions.get('show_generator_output')):
+        return False, 'train or show_generator_output is not defined'
+    shown, real_show = [], functions['show_generator_output']
+    functions['show_generator_output'] = lambda *a, **k: shown.append(1) or real_show(*a, **k)
+    rng = np.random.default_rng(0)
+
+    def get_batches(size):
+        for _ in range(batches):
+            yield rng.uniform(-1, 1, (size, 28, 28, 1)).astype(np.float32)
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            functions['train'](1, batch_size, 16, 2e-4, 0.5, get_batches, (batches * batch_size, 28, 28, 1), 'L')
+    except Exception as e:
+        return False, f'train failed on random data: {type(e).__name__}: {str(e).splitlines()[0]}'
+    finally:
+        functions['show_generator_output'] = real_show
+    if not all(re.search(p, printed.getvalue()) for p in LOSS_PATTERNS):
+        return False, 'train did not print both the discriminator and the generator loss'
+    if len(shown) < batches // 100:
+        return False, f'train showed the generator output {len(shown)} times in {batches} batches (expected every 100)'
+    training = sub.training_cells()
+    if not training:
+        return False, 'no cell runs train'
+    for cell in training:
+        images = sum('image/png' in o.get('data', {}) for o in cell.get('outputs', []))
+        if not images or not all(re.search(p, stdout_of(cell)) for p in LOSS_PATTERNS):
+            return False, 'a training cell has no printed losses or no images in its output (was it run?)'
+    return True, f'printed both losses and showed {len(shown)} grids in {batches} batches; the training cells show both'
+
+
+def sensible_hyperparameters(sub):
+    cells = sub.training_cells()
+    if not cells:
+        return False, 'no cell runs train'
+    problems, seen = [], []
+    for cell in cells:
+        settings = cell_settings(cell['source'])
+        for name, (low, high) in HYPERPARAMETER_RANGES.items():
+            value = settings.get(name)
+            if value is None:
+                problems.append(f'{name} is not set in the training cell')
+            elif not low <= value <= high:
+                problems.append(f'{name} = {value} is outside {low}..{high}')
+            else:
+                seen.append(f'{name} {value}')
+    return (False, '; '.join(dict.fromkeys(problems))) if problems else (True, ', '.join(dict.fromkeys(seen)))
+
+
+def _metric(text, name):
+    match = re.search(rf'{re.escape(name)}\s+([\d.]+)\s+([\d.]+)', text)
+    return (float(match[1]), float(match[2])) if match else None
+
+
+def digits_look_like_digits(sub, max_ratio=20, min_score=5):
+    text = sub.all_stdout()
+    fd, score = _metric(text, 'Frechet distance'), _metric(text, 'classifier score')
+    if not fd or not score:
+        return False, 'no MNIST metrics in the outputs: run the evaluation and training cells'
+    ok = fd[0] <= max_ratio * fd[1] and score[0] >= min_score
+    return ok, (f'Frechet distance {fd[0]:.1f} (real {fd[1]:.1f}, limit {max_ratio}x), '
+                f'classifier score {score[0]:.2f} (real {score[1]:.2f}, at least {min_score})')
+
+
+def faces_look_like_faces(sub, max_ratio=5):
+    text = sub.all_stdout()
+    levels = [(size, _metric(text, f'SWD {size}px')) for size in (28, 14, 7)]
+    if not all(value for _, value in levels):
+        return False, 'no CelebA metrics in the outputs: run the evaluation and training cells'
+    ok = all(gen <= max_ratio * real for _, (gen, real) in levels)
+    return ok, 'SWD ' + ', '.join(f'{size}px {gen:.1f} (real {real:.1f})' for size, (gen, real) in levels) + \
+        f', limit {max_ratio}x real'
+
+
+RUBRIC = [
+    ('model_inputs returns the real-image (rank 4), z (rank 2) and learning-rate (rank 0) placeholders',
+     graded('model_inputs')),
+    ("discriminator: scope 'discriminator' with reuse, no batch norm on the first layer, strided 'same' "
+     'convolutions, leaky ReLU, sigmoid output, returns (out, logits)', graded('discriminator')),
+    ("generator: scope 'generator', reuse=not is_train, batch norm on all but the last layer, tanh output "
+     'of 28x28xC', graded('generator')),
+    ('model_loss: discriminator(images, reuse=False), generator(z, C, is_train=True), '
+     'discriminator(fake, reuse=True), one-sided label smoothing', graded('model_loss')),
+    ('model_opt: trainable variables filtered by scope, optimizers under UPDATE_OPS, Adam', graded('model_opt')),
+    ('every unit-test cell ran and passed', unit_tests_ran),
+    ('train prints both losses and shows generator output every 100 batches', train_behaves),
+    ('sensible hyperparameters', sensible_hyperparameters),
+    ('the generated digits look like digits', digits_look_like_digits),
+    ('the generated faces look like faces', faces_look_like_faces),
+]
+
+
+def review(path):
+    """[(rubric line, met, reason)] for the notebook at `path`."""
+    sub = Submission(path)
+    return [(line, *check(sub)) for line, check in RUBRIC]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('notebook', nargs='?', default=str(NOTEBOOK))
+    args = parser.parse_args()
+    os.environ.setdefault('MPLBACKEND', 'Agg')
+    results = review(args.notebook)
+    for line, met, reason in results:
+        print(f'{"MEETS" if met else "DOES NOT MEET":14} {line}\n{"":14} {reason}')
+    failed = sum(not met for _, met, _ in results)
+    print(f'\n{len(results) - failed} of {len(results)} rubric lines met')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

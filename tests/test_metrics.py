@@ -1,0 +1,102 @@
+"""Metrics on inputs whose answer is known, and the MNIST classifier they rely on."""
+import os
+from unittest import mock
+
+import numpy as np
+import pytest
+
+import helper
+from dlnd import metrics, mnist
+from dlnd.evaluation import CelebaEvaluator, MnistEvaluator
+from dlnd.mnist_classifier import MIN_ACCURACY, accuracy_on_test_set, load_or_train
+
+
+def test_frechet_distance_of_gaussians_matches_the_formula():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(20000, 4))
+    assert metrics.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    shifted = a + np.array([1.0, 0, 0, 0])
+    assert metrics.frechet_distance(a, shifted) == pytest.approx(1.0, abs=1e-6)  # |mean difference|^2
+    wider = a * 2.0  # cov 4I against I: trace(I + 4I - 2 * 2I) = 4 * 1
+    assert metrics.frechet_distance(a, wider) == pytest.approx(4.0, rel=0.05)
+    assert metrics.frechet_distance(a, a + 3.0) > metrics.frechet_distance(a, shifted)
+
+
+def test_classifier_score_ranges_from_collapsed_to_diverse():
+    confident = np.eye(10)[np.arange(1000) % 10]
+    assert metrics.classifier_score(confident) == pytest.approx(10.0, rel=1e-6)
+    collapsed = np.eye(10)[np.zeros(1000, int)]
+    assert metrics.classifier_score(collapsed) == pytest.approx(1.0, rel=1e-6)
+    unsure = np.full((1000, 10), 0.1)
+    assert metrics.classifier_score(unsure) == pytest.approx(1.0, rel=1e-6)
+    histogram = metrics.class_histogram(np.eye(10)[[3, 3, 1, 0]])
+    assert histogram.tolist() == [0.25, 0.25, 0, 0.5, 0, 0, 0, 0, 0, 0]
+
+
+def test_laplacian_pyramid_levels_add_back_up():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (3, 28, 28, 3))
+    levels = metrics.laplacian_pyramid(images)
+    assert [level.shape[1] for level in levels] == [28, 14, 7]
+    flat = np.full((1, 28, 28, 1), 0.5)
+    assert all(np.allclose(level, 0) for level in metrics.laplacian_pyramid(flat)[:-1])  # no detail in a flat image
+
+
+def prepared(name, folder, source):
+    with mock.patch.dict(os.environ, {'DLND_DATA_SOURCE': str(source)}):
+        helper.download_extract(name, folder)
+    return folder
+
+
+@pytest.fixture(scope='module')
+def faces(tmp_path_factory, shared_data):
+    return prepared('celeba', tmp_path_factory.mktemp('faces'), shared_data)
+
+
+def test_swd_is_zero_for_identical_sets_and_orders_real_blur_noise(faces):
+    images = np.asarray(helper.get_batch('celeba', 1200, faces), np.float32) / 127.5 - 1
+    real_a, real_b = images[:600], images[600:]
+    assert metrics.swd_per_level(real_a, real_a) == [0.0, 0.0, 0.0]
+    real = metrics.swd_per_level(real_a, real_b)
+    blurred = metrics.swd_per_level(real_a, metrics._blur(real_b))
+    noise = metrics.swd_per_level(real_a, np.random.default_rng(0).uniform(-1, 1, real_b.shape))
+    collapsed = metrics.swd_per_level(real_a, np.repeat(real_b[:1], 600, axis=0))
+    assert blurred[0] > 3 * real[0]  # blur removes the finest detail
+    assert all(n > 3 * r for n, r in zip(noise, real))
+    assert all(c > 2 * r for c, r in zip(collapsed, real))
+    assert metrics.swd_per_level(real_a, real_b, seed=5) == metrics.swd_per_level(real_a, real_b, seed=5)
+
+
+@pytest.fixture(scope='module')
+def mnist_path(tmp_path_factory, shared_data):
+    return prepared('mnist', tmp_path_factory.mktemp('mnist'), shared_data)
+
+
+def test_mnist_classifier_is_trained_once_and_accurate(mnist_path):
+    classifier = load_or_train(mnist_path, log=lambda message: None)
+    assert accuracy_on_test_set(classifier, mnist_path) >= MIN_ACCURACY
+    cached = mnist_path / 'mnist_classifier.npz'
+    assert cached.is_file()
+    stamp = cached.stat().st_mtime_ns
+    load_or_train(mnist_path)
+    assert cached.stat().st_mtime_ns == stamp
+
+
+def test_mnist_metrics_separate_real_digits_from_collapse_and_noise(mnist_path):
+    evaluate = MnistEvaluator(mnist_path)
+    real = evaluate.real_baseline()
+    train_digits = np.asarray(mnist.load_images(mnist_path)[:1000], np.float32) / 127.5 - 1
+    ones = train_digits[np.asarray(mnist.load_labels(mnist_path)[:1000]) == 1]
+    collapsed = evaluate(np.resize(ones, (1000, 28, 28, 1)))
+    noise = evaluate(np.random.default_rng(0).uniform(-1, 1, (1000, 28, 28, 1)).astype(np.float32))
+    assert real['classifier score'] > 9 and real['smallest class share'] > 0.07
+    assert collapsed['classifier score'] < 1.5 and collapsed['class histogram'][1] > 0.9
+    assert collapsed['Frechet distance'] > 10 * real['Frechet distance']
+    assert noise['Frechet distance'] > collapsed['Frechet distance'] / 4
+
+
+def test_celeba_evaluator_names_each_level(faces):
+    evaluate = CelebaEvaluator(faces, count=300)
+    baseline = evaluate.real_baseline()
+    assert list(baseline) == ['SWD 28px', 'SWD 14px', 'SWD 7px']
+    assert all(value > 0 for value in baseline.values())

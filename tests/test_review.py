@@ -1,0 +1,135 @@
+"""The review workflow on real notebooks: rubric self-check, submission zip and learner release."""
+import copy
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from dlnd import release, review, submit
+from dlnd.notebook import NOTEBOOK, read
+
+os.environ.setdefault('MPLBACKEND', 'Agg')
+LINES = {'inputs': 0, 'discriminator': 1, 'generator': 2, 'loss': 3, 'opt': 4, 'unit tests': 5, 'train': 6,
+         'hyperparameters': 7, 'digits': 8, 'faces': 9}
+
+
+def edited(reference, tmp_path, old, new, name='edited.ipynb'):
+    """The reference notebook with one piece of code replaced and its stored outputs kept."""
+    nb = copy.deepcopy(reference)
+    hits = 0
+    for cell in nb['cells']:
+        source = ''.join(cell['source'])
+        if old in source:
+            cell['source'], hits = source.replace(old, new), hits + 1
+    assert hits == 1, f'{old!r} found in {hits} cells'
+    return write(nb, tmp_path / name)
+
+
+def write(nb, path):
+    path.write_text(json.dumps(nb))
+    return path
+
+
+def cleared_from(nb, first_cleared):
+    """Outputs and execution counts removed from the code cell index `first_cleared` on."""
+    nb = copy.deepcopy(nb)
+    code = [cell for cell in nb['cells'] if cell['cell_type'] == 'code']
+    for cell in code[first_cleared:]:
+        cell['outputs'], cell['execution_count'] = [], None
+    return nb
+
+
+def failing_lines(path):
+    results = review.review(path)
+    assert len(results) == len(LINES)
+    return {name for name, index in LINES.items() if not results[index][1]}
+
+
+@pytest.fixture(scope='module')
+def reference():
+    return read(NOTEBOOK)
+
+
+def test_the_reference_notebook_meets_every_line():
+    assert failing_lines(NOTEBOOK) == set()
+
+
+@pytest.mark.parametrize('old, new, expected', [
+    ("x = tf.nn.leaky_relu(x, alpha)\n", "x = tf.nn.leaky_relu(tf.layers.batch_normalization(x, training=True), alpha)\n",
+     {'discriminator'}),
+    ("        return tf.tanh(logits)", "        return tf.sigmoid(logits)", {'generator'}),
+    ("d_loss = cross_entropy(d_logits_real, smooth)", "d_loss = cross_entropy(d_logits_real, 1.0)", {'loss'}),
+    ("with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):", "with tf.control_dependencies([]):",
+     {'opt'}),
+    ("tf.placeholder(tf.float32, (), name='learning_rate')", "tf.placeholder(tf.float32, (None,), name='learning_rate')",
+     {'inputs', 'train'}),
+    ("learning_rate = 0.0002\nbeta1 = 0.5\nepochs = 2", "learning_rate = 0.5\nbeta1 = 0.5\nepochs = 2",
+     {'hyperparameters'}),
+], ids=['bn-first-layer', 'sigmoid-output', 'no-smoothing', 'no-update-ops', 'lr-not-scalar', 'huge-lr'])
+def test_typical_mistakes_fail_exactly_their_lines(reference, tmp_path, old, new, expected):
+    # The stored outputs still say "Tests Passed": the review must judge the graph, not the text.
+    assert failing_lines(edited(reference, tmp_path, old, new)) == expected
+
+
+def test_unrun_and_half_run_notebooks_fail_the_output_lines(reference, tmp_path):
+    expected = {'unit tests', 'train', 'digits', 'faces'}
+    assert failing_lines(write(cleared_from(reference, 0), tmp_path / 'unrun.ipynb')) == expected
+    half = cleared_from(reference, next(k for k, cell in enumerate(submit.code_cells(reference))
+                                        if 'tests.test_model_loss' in cell['source']))
+    assert failing_lines(write(half, tmp_path / 'half.ipynb')) == expected
+
+
+def test_submission_zip_holds_what_a_reviewer_expects(tmp_path):
+    archive = submit.build(NOTEBOOK, tmp_path / 'submission.zip')
+    names = set(zipfile.ZipFile(archive).namelist())
+    assert {'dlnd_face_generation.ipynb', 'dlnd_face_generation.html', 'helper.py', 'problem_unittests.py',
+            'dlnd/dataset.py'} <= names
+    html = zipfile.ZipFile(archive).read('dlnd_face_generation.html').decode()
+    assert 'Tests Passed' in html and '<img' in html
+
+
+def test_submission_is_refused_with_the_reason(reference, tmp_path):
+    with pytest.raises(SystemExit, match='code cells were not run'):
+        submit.build(write(cleared_from(reference, 3), tmp_path / 'part.ipynb'), tmp_path / 'a.zip')
+    failed = copy.deepcopy(reference)
+    test_cell = next(c for c in failed['cells'] if 'tests.test_generator' in ''.join(c['source']))
+    test_cell['outputs'] = [{'output_type': 'error', 'ename': 'AssertionError', 'evalue': 'x', 'traceback': []}]
+    with pytest.raises(SystemExit, match=r'the unit test in code cell \d+ failed \(AssertionError\)'):
+        submit.build(write(failed, tmp_path / 'failed.ipynb'), tmp_path / 'b.zip')
+    assert not (tmp_path / 'a.zip').exists() and not (tmp_path / 'b.zip').exists()
+
+
+def test_learner_release_stubs_every_solution_and_round_trips(reference):
+    learner = release.learner_notebook(reference)
+    sources = [''.join(c['source']) for c in learner['cells'] if c['cell_type'] == 'code']
+    assert sum(s.count('# TODO: Implement Function') for s in sources) == 6
+    assert not any(release.BEGIN in s or 'tf.layers' in s for s in sources)
+    assert all(not c['outputs'] and c['execution_count'] is None for c in learner['cells'] if c['cell_type'] == 'code')
+    assert [c['source'] for c in learner['cells'] if c['cell_type'] == 'markdown'] == \
+        [c['source'] for c in reference['cells'] if c['cell_type'] == 'markdown']
+    restored = copy.deepcopy(learner)
+    for mine, theirs in zip(restored['cells'], reference['cells']):
+        if mine['cell_type'] == 'code':
+            mine['source'] = release.insert_solutions(mine['source'], ''.join(theirs['source']))
+    expected = cleared_from(reference, 0)
+    for cell in expected['cells']:
+        if cell['cell_type'] == 'code':
+            cell['source'] = ''.join(cell['source'])
+    assert restored == expected
+
+
+def test_learner_notebook_runs_to_its_first_unit_test_which_says_what_is_missing(reference, shared_data,
+                                                                                   monkeypatch):
+    import nbclient
+    import nbformat
+    learner = nbformat.from_dict(release.learner_notebook(reference))
+    client = nbclient.NotebookClient(learner, timeout=300, kernel_name='python3',
+                                     resources={'metadata': {'path': str(Path(NOTEBOOK).parent)}})
+    monkeypatch.setenv('DLND_DATA_SOURCE', str(shared_data))
+    with pytest.raises(nbclient.exceptions.CellExecutionError) as error:
+        client.execute()
+    assert 'model_inputs must return 3 tensors' in str(error.value)
+    ran = [c for c in learner.cells if c.cell_type == 'code' and c.get('execution_count')]
+    assert 'tests.test_model_inputs' in ran[-1].source
