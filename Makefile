@@ -6,7 +6,7 @@ SHARED_DATA := $(abspath ../shared/data)
 export DLND_DATA_SOURCE ?= $(if $(wildcard $(SHARED_DATA)/mnist),$(SHARED_DATA),)
 NOTEBOOK := dlnd_face_generation.ipynb
 
-.PHONY: install data run test bench
+.PHONY: install data run test bench review submission release
 
 install:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.txt
@@ -21,5 +21,15 @@ run: data
 test: install
 	DLND_SMOKE_TEST=1 $(PYTHON) -m pytest --nbval tests $(NOTEBOOK)
 
-bench: install
+bench: install data
 	$(PYTHON) bench/bench_data.py
+	$(PYTHON) bench/bench_train.py
+
+review:
+	$(PYTHON) -m dlnd.review $(NOTEBOOK)
+
+submission:
+	$(PYTHON) -m dlnd.submit $(NOTEBOOK) -o submission.zip
+
+release:
+	$(PYTHON) -m dlnd.release $(NOTEBOOK) -o release/$(NOTEBOOK)

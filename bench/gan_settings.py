@@ -9,6 +9,7 @@ the budget every other setting gets. 'notebook' uses the functions and settings 
 dlnd_face_generation.ipynb itself; every other name is the course recipe with some changes.
 """
 import argparse
+import inspect
 import json
 import sys
 import time
@@ -26,7 +27,8 @@ tf = helper.import_tensorflow()
 # The course recipe, as learners write it: D 64-128-256 5x5 stride 2, G from 7x7x256,
 # Adam 2e-4 / beta1 0.5, smoothing 0.9, leaky ReLU 0.2, N(0, 0.02) init, uniform z, batch 64.
 RECIPE = dict(d_filters=(64, 128, 256), g_filters=(256, 128), kernel=5, alpha=0.2, init_std=0.02,
-              smooth=0.9, lr_d=2e-4, lr_g=2e-4, beta1=0.5, g_steps=1, z_dist='uniform', z_dim=100)
+              smooth=0.9, lr_d=2e-4, lr_g=2e-4, beta1=0.5, g_steps=1, z_dist='uniform', z_dim=100,
+              bn_momentum=0.99)
 VARIANTS = {
     'recipe': {},
     'ttur': dict(lr_d=4e-4, lr_g=1e-4),
@@ -37,6 +39,13 @@ VARIANTS = {
     'wide_g': dict(g_filters=(512, 256)),
     'k4_g2': dict(kernel=4, g_steps=2),
     'lr4e-4': dict(lr_d=4e-4, lr_g=4e-4),
+    'bn09': dict(bn_momentum=0.9),
+    'bn09_lr4e-4': dict(bn_momentum=0.9, lr_d=4e-4, lr_g=4e-4),
+    'bn09_k4': dict(bn_momentum=0.9, kernel=4),
+    'alpha01': dict(alpha=0.1),
+    'no_smooth': dict(smooth=1.0),
+    'k4_g2_bn09': dict(kernel=4, g_steps=2, bn_momentum=0.9),
+    'k4_g2_lr4e-4': dict(kernel=4, g_steps=2, lr_d=4e-4, lr_g=4e-4),
 }
 
 
@@ -44,12 +53,15 @@ def build_recipe(s):
     """model_loss / model_opt in the recipe's style, from the settings s."""
     init = tf.random_normal_initializer(stddev=s['init_std'])
 
+    def batch_norm(x, is_train):
+        return tf.layers.batch_normalization(x, momentum=s['bn_momentum'], training=is_train)
+
     def discriminator(images, reuse=False):
         with tf.variable_scope('discriminator', reuse=reuse):
             x = images
             for i, filters in enumerate(s['d_filters']):
                 x = tf.layers.conv2d(x, filters, s['kernel'], strides=2, padding='same', kernel_initializer=init)
-                x = x if i == 0 else tf.layers.batch_normalization(x, training=True)
+                x = x if i == 0 else tf.layers.batch_normalization(x, momentum=s['bn_momentum'], training=True)
                 x = tf.nn.leaky_relu(x, s['alpha'])
             logits = tf.layers.dense(tf.layers.flatten(x), 1, kernel_initializer=init)
             return tf.sigmoid(logits), logits
@@ -58,13 +70,19 @@ def build_recipe(s):
         with tf.variable_scope('generator', reuse=not is_train):
             first, second = s['g_filters']
             x = tf.reshape(tf.layers.dense(z, 7 * 7 * first, kernel_initializer=init), (-1, 7, 7, first))
-            x = tf.nn.leaky_relu(tf.layers.batch_normalization(x, training=is_train), s['alpha'])
+            x = tf.nn.leaky_relu(batch_norm(x, is_train), s['alpha'])
             x = tf.layers.conv2d_transpose(x, second, s['kernel'], strides=2, padding='same', kernel_initializer=init)
-            x = tf.nn.leaky_relu(tf.layers.batch_normalization(x, training=is_train), s['alpha'])
+            x = tf.nn.leaky_relu(batch_norm(x, is_train), s['alpha'])
             x = tf.layers.conv2d_transpose(x, channels, s['kernel'], strides=2, padding='same',
                                            kernel_initializer=init)
             return tf.tanh(x)
     return discriminator, generator
+
+
+def generator_steps(train):
+    """Generator updates per batch in the notebook's train(): its generator_steps default, else 1."""
+    parameter = inspect.signature(train).parameters.get('generator_steps')
+    return parameter.default if parameter else 1
 
 
 def build_graph(name, channels, z_dim):
@@ -77,7 +95,8 @@ def build_graph(name, channels, z_dim):
         d_opt, g_opt = functions['model_opt'](d_loss, g_loss, lr, settings['beta1'])
         sampler = functions['generator'](input_z, channels, is_train=False)
         feed = {lr: settings['learning_rate']}
-        return input_real, input_z, (d_opt, g_opt), sampler, dict(settings, feed=feed)
+        g_ops = (g_opt,) * generator_steps(functions['train'])
+        return input_real, input_z, (d_opt, *g_ops), sampler, dict(settings, feed=feed)
     s = dict(RECIPE, **VARIANTS[name])
     discriminator, generator = build_recipe(s)
     input_real = tf.placeholder(tf.float32, (None, 28, 28, channels))
@@ -136,13 +155,14 @@ def main():
     parser.add_argument('settings', nargs='+')
     parser.add_argument('--batches', type=int, default=2 * (60000 // 64))
     parser.add_argument('--data', default=str(ROOT / 'data'))
+    parser.add_argument('--budget', type=float, help='CPU seconds for every setting (instead of the first one\'s)')
     parser.add_argument('--save', help='folder for a JSON of the results and .npy of the samples')
     args = parser.parse_args()
     dataset = helper.Dataset(args.dataset, args.data)
     evaluator = (MnistEvaluator if args.dataset == 'mnist' else CelebaEvaluator)(args.data)
     baseline = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in evaluator.real_baseline().items()}
     print(json.dumps({'setting': 'real data', **baseline}), flush=True)
-    results, budget = [baseline], None
+    results, budget = [baseline], args.budget
     for name in args.settings:
         record, samples = train_setting(name, dataset, args.batches if budget is None else None, budget, evaluator)
         budget = budget or record['cpu_seconds']

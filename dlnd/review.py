@@ -41,7 +41,9 @@ class Submission:
         return self._functions
 
     def training_cells(self):
-        return [c for c in self.cells if re.search(r'(?<![\w.])train\(', c['source']) and 'def train(' not in c['source']]
+        """Cells that call train() (and do not define it)."""
+        return [c for c in self.cells
+                if re.search(r'(?<![\w.])train\(', c['source']) and 'def train(' not in c['source']]
 
     def all_stdout(self):
         return '\n'.join(stdout_of(c) for c in self.cells)

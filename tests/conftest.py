@@ -5,6 +5,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -21,6 +22,25 @@ def shared_data():
     if not (SHARED_DATA / 'mnist').is_dir():
         pytest.fail(f'real test data not found at {SHARED_DATA}; set DLND_TEST_DATA to the shared data folder')
     return SHARED_DATA
+
+
+def _prepared(name, folder):
+    import helper
+    with mock.patch.dict(os.environ, {'DLND_DATA_SOURCE': str(SHARED_DATA)}):
+        helper.download_extract(name, folder)
+    return folder
+
+
+@pytest.fixture(scope='session')
+def mnist_folder(tmp_path_factory, shared_data):
+    """A data folder with MNIST prepared from the real files."""
+    return _prepared('mnist', tmp_path_factory.mktemp('mnist'))
+
+
+@pytest.fixture(scope='session')
+def celeba_folder(tmp_path_factory, shared_data):
+    """A data folder with the CelebA cache built from the real JPEGs."""
+    return _prepared('celeba', tmp_path_factory.mktemp('celeba'))
 
 
 @pytest.fixture(autouse=True)

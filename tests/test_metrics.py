@@ -1,7 +1,4 @@
 """Metrics on inputs whose answer is known, and the MNIST classifier they rely on."""
-import os
-from unittest import mock
-
 import numpy as np
 import pytest
 
@@ -42,19 +39,8 @@ def test_laplacian_pyramid_levels_add_back_up():
     assert all(np.allclose(level, 0) for level in metrics.laplacian_pyramid(flat)[:-1])  # no detail in a flat image
 
 
-def prepared(name, folder, source):
-    with mock.patch.dict(os.environ, {'DLND_DATA_SOURCE': str(source)}):
-        helper.download_extract(name, folder)
-    return folder
-
-
-@pytest.fixture(scope='module')
-def faces(tmp_path_factory, shared_data):
-    return prepared('celeba', tmp_path_factory.mktemp('faces'), shared_data)
-
-
-def test_swd_is_zero_for_identical_sets_and_orders_real_blur_noise(faces):
-    images = np.asarray(helper.get_batch('celeba', 1200, faces), np.float32) / 127.5 - 1
+def test_swd_is_zero_for_identical_sets_and_orders_real_blur_noise(celeba_folder):
+    images = np.asarray(helper.get_batch('celeba', 1200, celeba_folder), np.float32) / 127.5 - 1
     real_a, real_b = images[:600], images[600:]
     assert metrics.swd_per_level(real_a, real_a) == [0.0, 0.0, 0.0]
     real = metrics.swd_per_level(real_a, real_b)
@@ -67,26 +53,21 @@ def test_swd_is_zero_for_identical_sets_and_orders_real_blur_noise(faces):
     assert metrics.swd_per_level(real_a, real_b, seed=5) == metrics.swd_per_level(real_a, real_b, seed=5)
 
 
-@pytest.fixture(scope='module')
-def mnist_path(tmp_path_factory, shared_data):
-    return prepared('mnist', tmp_path_factory.mktemp('mnist'), shared_data)
-
-
-def test_mnist_classifier_is_trained_once_and_accurate(mnist_path):
-    classifier = load_or_train(mnist_path, log=lambda message: None)
-    assert accuracy_on_test_set(classifier, mnist_path) >= MIN_ACCURACY
-    cached = mnist_path / 'mnist_classifier.npz'
+def test_mnist_classifier_is_trained_once_and_accurate(mnist_folder):
+    classifier = load_or_train(mnist_folder, log=lambda message: None)
+    assert accuracy_on_test_set(classifier, mnist_folder) >= MIN_ACCURACY
+    cached = mnist_folder / 'mnist_classifier.npz'
     assert cached.is_file()
     stamp = cached.stat().st_mtime_ns
-    load_or_train(mnist_path)
+    load_or_train(mnist_folder)
     assert cached.stat().st_mtime_ns == stamp
 
 
-def test_mnist_metrics_separate_real_digits_from_collapse_and_noise(mnist_path):
-    evaluate = MnistEvaluator(mnist_path)
+def test_mnist_metrics_separate_real_digits_from_collapse_and_noise(mnist_folder):
+    evaluate = MnistEvaluator(mnist_folder)
     real = evaluate.real_baseline()
-    train_digits = np.asarray(mnist.load_images(mnist_path)[:1000], np.float32) / 127.5 - 1
-    ones = train_digits[np.asarray(mnist.load_labels(mnist_path)[:1000]) == 1]
+    train_digits = np.asarray(mnist.load_images(mnist_folder)[:1000], np.float32) / 127.5 - 1
+    ones = train_digits[np.asarray(mnist.load_labels(mnist_folder)[:1000]) == 1]
     collapsed = evaluate(np.resize(ones, (1000, 28, 28, 1)))
     noise = evaluate(np.random.default_rng(0).uniform(-1, 1, (1000, 28, 28, 1)).astype(np.float32))
     assert real['classifier score'] > 9 and real['smallest class share'] > 0.07
@@ -95,8 +76,8 @@ def test_mnist_metrics_separate_real_digits_from_collapse_and_noise(mnist_path):
     assert noise['Frechet distance'] > collapsed['Frechet distance'] / 4
 
 
-def test_celeba_evaluator_names_each_level(faces):
-    evaluate = CelebaEvaluator(faces, count=300)
+def test_celeba_evaluator_names_each_level(celeba_folder):
+    evaluate = CelebaEvaluator(celeba_folder, count=300)
     baseline = evaluate.real_baseline()
     assert list(baseline) == ['SWD 28px', 'SWD 14px', 'SWD 7px']
     assert all(value > 0 for value in baseline.values())

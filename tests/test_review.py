@@ -57,14 +57,14 @@ def test_the_reference_notebook_meets_every_line():
 
 
 @pytest.mark.parametrize('old, new, expected', [
-    ("x = tf.nn.leaky_relu(x, alpha)\n", "x = tf.nn.leaky_relu(tf.layers.batch_normalization(x, training=True), alpha)\n",
-     {'discriminator'}),
+    ("x = tf.nn.leaky_relu(x, alpha)\n",
+     "x = tf.nn.leaky_relu(tf.layers.batch_normalization(x, training=True), alpha)\n", {'discriminator'}),
     ("        return tf.tanh(logits)", "        return tf.sigmoid(logits)", {'generator'}),
     ("d_loss = cross_entropy(d_logits_real, smooth)", "d_loss = cross_entropy(d_logits_real, 1.0)", {'loss'}),
     ("with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):", "with tf.control_dependencies([]):",
      {'opt'}),
-    ("tf.placeholder(tf.float32, (), name='learning_rate')", "tf.placeholder(tf.float32, (None,), name='learning_rate')",
-     {'inputs', 'train'}),
+    ("tf.placeholder(tf.float32, (), name='learning_rate')",
+     "tf.placeholder(tf.float32, (None,), name='learning_rate')", {'inputs', 'train'}),
     ("learning_rate = 0.0002\nbeta1 = 0.5\nepochs = 2", "learning_rate = 0.5\nbeta1 = 0.5\nepochs = 2",
      {'hyperparameters'}),
 ], ids=['bn-first-layer', 'sigmoid-output', 'no-smoothing', 'no-update-ops', 'lr-not-scalar', 'huge-lr'])

@@ -1,0 +1,44 @@
+"""The notebook's train() on real data: losses, checkpoint, generate.py, and its guard against NaN."""
+import os
+
+import numpy as np
+import pytest
+
+import helper
+from dlnd.generate import generate
+from dlnd.notebook import load_functions
+
+os.environ.setdefault('MPLBACKEND', 'Agg')
+tf = helper.import_tensorflow()
+
+
+@pytest.fixture(scope='module')
+def mnist_data(mnist_folder):
+    return helper.Dataset('mnist', mnist_folder)
+
+
+def test_train_saves_a_generator_that_generate_py_reads(mnist_data, tmp_path, capsys):
+    notebook = load_functions(tf)
+    history = notebook['train'](1, 32, 100, 2e-4, 0.5, mnist_data.get_batches, mnist_data.shape, 'L',
+                                print_every=5, show_every=10, max_batches=12, checkpoint_dir=str(tmp_path / 'ckpt'))
+    out = capsys.readouterr().out
+    assert 'discriminator loss' in out and 'generator loss' in out and 'Finished after 12 batches' in out
+    assert history['losses'].shape == (12, 2) and np.isfinite(history['losses']).all()
+    images = generate(tmp_path / 'ckpt', 70, seed=1)
+    assert images.shape == (70, 28, 28, 1) and images.min() >= -1 and images.max() <= 1
+    np.testing.assert_array_equal(images, generate(tmp_path / 'ckpt', 70, seed=1))  # the seed repeats it
+
+
+def test_train_stops_on_nan_losses(mnist_data):
+    notebook = load_functions(tf)
+
+    def poisoned_batches(batch_size):
+        for batch in mnist_data.get_batches(batch_size):
+            yield np.full_like(batch, np.nan)
+    with pytest.raises(FloatingPointError, match='diverged; lower the learning rate'):
+        notebook['train'](1, 16, 100, 2e-4, 0.5, poisoned_batches, mnist_data.shape, 'L', max_batches=3)
+
+
+def test_generate_without_checkpoint_says_so(tmp_path):
+    with pytest.raises(helper.DataError, match='no checkpoint here'):
+        generate(tmp_path, 10)
