@@ -53,7 +53,7 @@ def fetch_url(url, dest, part=None, timeout=TIMEOUT_S, attempts=ATTEMPTS):
                     have = 0  # the server ignored the Range header: start again
                 length = resp.headers.get('Content-Length')
                 total = have + int(length) if length is not None else None
-                _stream(resp, part, have, total, desc=dest.name)
+                _stream(resp, part, have, total, desc=part.name.rsplit('.', 2)[0])  # the file's own name
             size = part.stat().st_size
             if total is not None and size != total:
                 last_problem = f'connection closed after {size:,} of {total:,} bytes'

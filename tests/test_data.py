@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 import helper
+from conftest import Route
 from dlnd import celeba, download, mnist
 from dlnd.archive import extract_zip
 from dlnd.fileio import DataError
@@ -31,12 +32,7 @@ def serve_mnist(server, shared_data, base='/mnist/', **route_options):
     for name in MNIST_GZ:
         body = (shared_data / 'mnist' / name).read_bytes()
         options = route_options if name.startswith('train-images') else {}
-        server.serve(base + name, _route(body, **options))
-
-
-def _route(body, **options):
-    from conftest import Route
-    return Route(body, **options)
+        server.serve(base + name, Route(body, **options))
 
 
 def leftover_files(folder):
@@ -91,7 +87,7 @@ def test_mirror_answering_404_is_skipped_for_the_next(tmp_path, shared_data, ser
 def test_wrong_checksum_is_refused_and_every_source_is_named(tmp_path, shared_data, server, monkeypatch):
     wrong = gzip.compress(b'\0' * 1000)
     for name in MNIST_GZ:
-        server.serve('/bad/' + name, _route(wrong))
+        server.serve('/bad/' + name, Route(wrong))
     monkeypatch.setattr(mnist, 'MIRRORS', (server.url + '/bad/', server.url + '/missing/'))
     with pytest.raises(DataError) as error:
         helper.download_extract('mnist', tmp_path)
@@ -114,7 +110,7 @@ def test_truncated_gzip_from_local_folder_is_reported(tmp_path, shared_data, mon
 
 
 def test_connection_cut_every_time_gives_up_with_the_byte_count(tmp_path, server):
-    url = server.serve('/file', _route(b'x' * 10_000, drop_first=99))
+    url = server.serve('/file', Route(b'x' * 10_000, drop_first=99))
     # each try gets half of what is left: 5,000, then 7,500, then 8,750 bytes
     with pytest.raises(download.DownloadError, match='connection closed after 8,750 of 10,000 bytes'):
         download.fetch_url(url, tmp_path / 'file', attempts=3)
@@ -122,7 +118,7 @@ def test_connection_cut_every_time_gives_up_with_the_byte_count(tmp_path, server
 
 
 def test_silent_server_times_out(tmp_path, server):
-    url = server.serve('/slow', _route(b'x', delay=3))
+    url = server.serve('/slow', Route(b'x', delay=3))
     with pytest.raises(download.DownloadError, match='timed out'):
         download.fetch_url(url, tmp_path / 'slow', timeout=0.5, attempts=1)
 
@@ -176,7 +172,7 @@ def test_celeba_zip_over_http_is_extracted_cropped_and_cached(tmp_path, shared_d
     with zipfile.ZipFile(buffer, 'w') as archive:
         for f in files:
             archive.write(f, f'img_align_celeba/{f.name}')
-    server.serve('/celeba/img_align_celeba.zip', _route(buffer.getvalue(), drop_first=1))
+    server.serve('/celeba/img_align_celeba.zip', Route(buffer.getvalue(), drop_first=1))
     monkeypatch.setenv('DLND_DATA_SOURCE', server.url)
     helper.download_extract('celeba', tmp_path)
 
@@ -260,8 +256,8 @@ def test_full_disk_while_caching_leaves_no_cache_behind(tmp_path, odd_images, mo
     assert leftover_files(tmp_path / 'data') == []
 
 
-def test_no_celeba_anywhere_names_each_source_and_the_manual_route(tmp_path, server, monkeypatch):
-    server.serve('/celeba.zip', _route(b'<html>quota exceeded</html>'))
+def test_no_celeba_anywhere_names_each_source_and_the_manualRoute(tmp_path, server, monkeypatch):
+    server.serve('/celeba.zip', Route(b'<html>quota exceeded</html>'))
     monkeypatch.setattr(celeba, 'MIRRORS', (server.url + '/celeba.zip', server.url + '/gone.zip'))
     with pytest.raises(DataError) as error:
         helper.download_extract('celeba', tmp_path)
