@@ -96,6 +96,8 @@ def train_behaves(sub, batches=201, batch_size=4):
         return False, f'train failed on random data: {type(e).__name__}: {str(e).splitlines()[0]}'
     finally:
         functions['show_generator_output'] = real_show
+        import matplotlib.pyplot as plt
+        plt.close('all')  # outside Jupyter, plt.show() leaves every figure open
     if not all(re.search(p, printed.getvalue()) for p in LOSS_PATTERNS):
         return False, 'train did not print both the discriminator and the generator loss'
     if len(shown) < batches // 100:
