@@ -85,7 +85,7 @@ def generator_steps(train):
     return parameter.default if parameter else 1
 
 
-def build_graph(name, channels, z_dim):
+def build_graph(name, channels):
     """(input_real, input_z, train ops, sampler, settings) for a named setting."""
     if name == 'notebook':
         from dlnd.notebook import load_functions, notebook_settings
@@ -123,25 +123,27 @@ def sample_z(rng, settings, count):
     return rng.uniform(-1, 1, size=(count, settings['z_dim']))
 
 
+def endless_batches(dataset):
+    while True:
+        yield from dataset.get_batches(64)
+
+
 def train_setting(name, dataset, batches, cpu_budget, evaluator, seed=0):
     """Train until `batches` batches or `cpu_budget` CPU seconds; returns the result record."""
     with tf.Graph().as_default():
         tf.set_random_seed(seed)
         rng = np.random.default_rng(seed)
-        input_real, input_z, train_ops, sampler, settings = build_graph(name, dataset.shape[3], 100)
+        input_real, input_z, train_ops, sampler, settings = build_graph(name, dataset.shape[3])
         eval_z = sample_z(np.random.default_rng(1234), settings, 1000)
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             start, done = time.process_time(), 0
-            while done < (batches or 10 ** 9):
-                for batch in dataset.get_batches(64):
-                    feed = {input_real: batch, input_z: sample_z(rng, settings, len(batch)), **settings['feed']}
-                    for op in train_ops:
-                        sess.run(op, feed)
-                    done += 1
-                    spent = time.process_time() - start
-                    if done == batches or (cpu_budget and spent >= cpu_budget):
-                        break
+            for batch in endless_batches(dataset):
+                feed = {input_real: batch, input_z: sample_z(rng, settings, len(batch)), **settings['feed']}
+                for op in train_ops:
+                    sess.run(op, feed)
+                done += 1
+                spent = time.process_time() - start
                 if done == batches or (cpu_budget and spent >= cpu_budget):
                     break
             samples = sess.run(sampler, {input_z: eval_z})
