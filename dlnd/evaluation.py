@@ -1,15 +1,9 @@
 """Metric callables for training: each takes generated images in [-1, 1] and returns named numbers."""
-import numpy as np
-
 from . import celeba, metrics, mnist
+from .dataset import to_unit_range
 from .mnist_classifier import load_or_train
 
 EVAL_IMAGES = 1000
-
-
-def to_unit(images):
-    return np.asarray(images, np.float32) / 127.5 - 1.0
-
 
 class MnistEvaluator:
     """Frechet distance and classifier score against MNIST's test digits, with the real test set's
@@ -17,7 +11,7 @@ class MnistEvaluator:
 
     def __init__(self, data_path, count=EVAL_IMAGES):
         self.classifier = load_or_train(data_path)
-        test = to_unit(mnist.load_images(data_path, 'test')[:2 * count])
+        test = to_unit_range(mnist.load_images(data_path, 'test')[:2 * count])
         self.real, self.other_real = test[:count], test[count:]
 
     def __call__(self, generated):
@@ -36,7 +30,7 @@ class CelebaEvaluator:
 
     def __init__(self, data_path, count=EVAL_IMAGES):
         faces = celeba.load_images(data_path)
-        self.real, self.other_real = to_unit(faces[:count]), to_unit(faces[count:2 * count])
+        self.real, self.other_real = to_unit_range(faces[:count]), to_unit_range(faces[count:2 * count])
 
     def __call__(self, generated):
         levels = metrics.swd_per_level(generated[:len(self.real)], self.real)

@@ -1,6 +1,6 @@
 """A small MNIST classifier whose features and class probabilities the MNIST metrics use.
 
-Trained once on the real training set (about 2 minutes on 2 CPU cores), checked on the test set,
+Trained once on the real training set (about a minute on 2 CPU cores), checked on the test set,
 and cached as plain NumPy weights in data/mnist_classifier.npz.
 
     python -m dlnd.mnist_classifier [data_path]     # train (or load) and print the test accuracy
@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from . import mnist
+from .dataset import to_unit_range
 from .fileio import DataError, atomic_path
 from .tf_setup import import_tensorflow
 
@@ -35,9 +36,9 @@ def forward(tf, images, weights):
 
 
 def train(data_path, log=print):
-    """Train on MNIST's 60,000 training digits; returns (weights as NumPy arrays, test accuracy)."""
+    """Train on MNIST's 60,000 training digits; returns (the classifier, its test accuracy)."""
     tf = import_tensorflow()
-    images = mnist.load_images(data_path).astype(np.float32) / 127.5 - 1.0
+    images = to_unit_range(mnist.load_images(data_path))
     labels = np.asarray(mnist.load_labels(data_path)).astype(np.int64)
     rng = np.random.default_rng(SEED)
     with tf.Graph().as_default():
@@ -69,7 +70,7 @@ def train(data_path, log=print):
 
 def accuracy_on_test_set(classifier, data_path):
     """Fraction of MNIST's 10,000 test digits classified right."""
-    images = mnist.load_images(data_path, 'test').astype(np.float32) / 127.5 - 1.0
+    images = to_unit_range(mnist.load_images(data_path, 'test'))
     predicted = classifier.probabilities(images).argmax(1)
     return float((predicted == np.asarray(mnist.load_labels(data_path, 'test'))).mean())
 

@@ -8,10 +8,9 @@ stub, all outputs are cleared, and everything else stays as it is.
 import argparse
 import copy
 import json
-from pathlib import Path
 
 from .fileio import atomic_path
-from .notebook import NOTEBOOK
+from .notebook import NOTEBOOK, read
 
 BEGIN, END = '### BEGIN SOLUTION', '### END SOLUTION'
 STUB = ('# TODO: Implement Function', 'return None')
@@ -89,7 +88,7 @@ def main():
     parser.add_argument('notebook', nargs='?', default=str(NOTEBOOK))
     parser.add_argument('-o', '--output', default='release/dlnd_face_generation.ipynb')
     args = parser.parse_args()
-    learner = learner_notebook(json.loads(Path(args.notebook).read_text()))
+    learner = learner_notebook(read(args.notebook))
     with atomic_path(args.output) as tmp:
         tmp.write_text(json.dumps(learner, indent=1, ensure_ascii=False) + '\n')
     stubs = sum(cell['source'].count(STUB[0]) for cell in learner['cells'] if cell['cell_type'] == 'code')

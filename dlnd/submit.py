@@ -6,13 +6,12 @@ The zip holds the executed notebook, its HTML export, helper.py, problem_unittes
 dlnd package they import.
 """
 import argparse
-import json
 import sys
 import zipfile
 from pathlib import Path
 
 from .fileio import atomic_path
-from .notebook import NOTEBOOK, code_cells
+from .notebook import NOTEBOOK, code_cells, read
 
 ROOT = Path(__file__).resolve().parent.parent
 SUPPORT_FILES = ['helper.py', 'problem_unittests.py'] + [f'dlnd/{p.name}' for p in sorted((ROOT / 'dlnd').glob('*.py'))]
@@ -26,11 +25,16 @@ def stdout_of(cell):
     return ''.join(''.join(o.get('text', '')) for o in cell.get('outputs', []) if o.get('name') == 'stdout')
 
 
+def error_names(cell):
+    """The exception names of the cell's error outputs."""
+    return [o['ename'] for o in cell.get('outputs', []) if o['output_type'] == 'error']
+
+
 def unit_test_problems(nb):
     """Why the unit-test cells did not all pass (empty when they did)."""
     problems = []
     for k, cell in unit_test_cells(nb):
-        errors = [o['ename'] for o in cell.get('outputs', []) if o['output_type'] == 'error']
+        errors = error_names(cell)
         if errors:
             problems.append(f'the unit test in code cell {k + 1} failed ({errors[0]})')
         elif 'Tests Passed' not in stdout_of(cell):
@@ -40,14 +44,14 @@ def unit_test_problems(nb):
 
 def completeness_problems(nb):
     """Why the notebook does not count as run top to bottom (empty when it does)."""
-    cells = [cell for cell in code_cells(nb) if cell['source'].strip()]
-    unrun = [k + 1 for k, cell in enumerate(cells) if cell.get('execution_count') is None]
+    cells = [(k, cell) for k, cell in enumerate(code_cells(nb)) if cell['source'].strip()]  # numbered as shown
+    unrun = [k + 1 for k, cell in cells if cell.get('execution_count') is None]
     if unrun:
         return [f'{len(unrun)} code cells were not run (the first is code cell {unrun[0]}); run all cells in order']
-    counts = [cell['execution_count'] for cell in cells]
+    counts = [cell['execution_count'] for _, cell in cells]
     problems = [] if counts == sorted(counts) else ['the cells were not run in order; restart and run all']
-    for k, cell in enumerate(cells):
-        errors = [o['ename'] for o in cell.get('outputs', []) if o['output_type'] == 'error']
+    for k, cell in cells:
+        errors = error_names(cell)
         if errors:
             problems.append(f'code cell {k + 1} ended with an error ({errors[0]})')
     return problems
@@ -62,7 +66,7 @@ def html_export(notebook_path):
 def build(notebook_path, output):
     """Write the submission zip, or raise SystemExit saying why the notebook is not ready."""
     notebook_path = Path(notebook_path)
-    nb = json.loads(notebook_path.read_text())
+    nb = read(notebook_path)
     problems = completeness_problems(nb) + unit_test_problems(nb)
     if problems:
         raise SystemExit(f'{notebook_path} is not ready to submit:\n' + '\n'.join(f'  - {p}' for p in problems))

@@ -1,7 +1,7 @@
 """The outputs stored in the committed notebook come from one full top-to-bottom run."""
 import re
 
-from dlnd.notebook import NOTEBOOK, code_cells
+from dlnd.notebook import NOTEBOOK, code_cells, read
 from dlnd.submit import completeness_problems, stdout_of, unit_test_problems
 
 
@@ -14,7 +14,7 @@ def images_in(cell):
 
 
 def test_every_cell_ran_in_order_and_every_unit_test_passed():
-    nb = __import__('json').loads(NOTEBOOK.read_text())
+    nb = read(NOTEBOOK)
     assert completeness_problems(nb) == [] and unit_test_problems(nb) == []
 
 
