@@ -24,20 +24,36 @@ HYPERPARAMETER_RANGES = {'batch_size': (16, 256), 'z_dim': (32, 256), 'learning_
 LOSS_PATTERNS = (r'(?i)d(iscriminator)?[ _]loss', r'(?i)g(enerator)?[ _]loss')
 
 
+def describe(error):
+    """An exception as one line: its type and the first line of its message."""
+    lines = str(error).splitlines()
+    return f'{type(error).__name__}: {lines[0]}' if lines else type(error).__name__
+
+
+class NotebookCodeError(Exception):
+    """The notebook's function definitions do not run."""
+
+
 class Submission:
     """What the checks look at: the notebook's cells and, loaded once, its functions."""
 
     def __init__(self, path):
         self.path, self.nb = Path(path), read(path)
         self.cells = code_cells(self.nb)
-        self._functions = None
+        self._functions, self._load_problem = None, None
 
     @property
     def functions(self):
-        if self._functions is None:
+        """The notebook's definitions, loaded on first use; NotebookCodeError when they do not run."""
+        if self._functions is None and self._load_problem is None:
             import problem_unittests
             self.tests = problem_unittests
-            self._functions = load_functions(problem_unittests.tf, notebook=self.path)
+            try:
+                self._functions = load_functions(problem_unittests.tf, notebook=self.path)
+            except Exception as e:
+                self._load_problem = f"the notebook's code does not run: {describe(e)}"
+        if self._load_problem:
+            raise NotebookCodeError(self._load_problem)
         return self._functions
 
     def training_cells(self):
@@ -53,8 +69,8 @@ def graded(name):
     def check(sub):
         try:
             function = sub.functions.get(name)
-        except Exception as e:
-            return False, f'the notebook\'s code does not run: {type(e).__name__}: {str(e).splitlines()[0]}'
+        except NotebookCodeError as e:
+            return False, str(e)
         if not callable(function):
             return False, f'{name} is not defined'
         try:
@@ -63,7 +79,7 @@ def graded(name):
         except AssertionError as e:
             return False, str(e)
         except Exception as e:
-            return False, f'{name} raised {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'
+            return False, f'{name} raised {describe(e)}'
         return True, 'the graph it builds passes every graded check'
     return check
 
@@ -77,8 +93,8 @@ def train_behaves(sub, batches=201, batch_size=4):
     """Run train on random data: it must print both losses and show the generator every 100 batches."""
     try:
         functions = sub.functions
-    except Exception as e:
-        return False, f'the notebook\'s code does not run: {e}'
+    except NotebookCodeError as e:
+        return False, str(e)
     if not callable(functions.get('train')) or not callable(functions.get('show_generator_output')):
         return False, 'train or show_generator_output is not defined'
     shown, real_show = [], functions['show_generator_output']
@@ -93,7 +109,7 @@ def train_behaves(sub, batches=201, batch_size=4):
         with contextlib.redirect_stdout(printed):
             functions['train'](1, batch_size, 16, 2e-4, 0.5, get_batches, (batches * batch_size, 28, 28, 1), 'L')
     except Exception as e:
-        return False, f'train failed on random data: {type(e).__name__}: {str(e).splitlines()[0]}'
+        return False, f'train failed on random data: {describe(e)}'
     finally:
         functions['show_generator_output'] = real_show
         import matplotlib.pyplot as plt
