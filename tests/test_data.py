@@ -186,14 +186,12 @@ def test_celeba_zip_over_http_is_extracted_cropped_and_cached(tmp_path, shared_d
     assert (tmp_path / 'img_align_celeba' / 'img_align_celeba' / files[0].name).is_file()
 
 
-def test_celeba_partial_shared_folders_are_merged_by_name(tmp_path, shared_data, monkeypatch):
-    monkeypatch.setenv('DLND_DATA_SOURCE', str(shared_data))
-    helper.download_extract('celeba', tmp_path)
-    meta = json.loads((tmp_path / 'celeba_28x28.json').read_text())
+def test_celeba_partial_shared_folders_are_merged_by_name(celeba_folder, shared_data):
+    meta = json.loads((celeba_folder / 'celeba_28x28.json').read_text())  # built from shared_data
     full = {p.name for p in (shared_data / 'celeba' / 'img_align_celeba').glob('*.jpg')}
     half = {p.name for p in (shared_data / 'celeba' / 'img_align_celeba_89x109').glob('*.jpg')}
     assert meta['count'] == len(full | half) and meta['skipped'] == []
-    data = helper.Dataset('celeba', tmp_path)
+    data = helper.Dataset('celeba', celeba_folder)
     names = sorted(full | half)
     index = names.index('000002.jpg')  # in both folders: the full-size original is used
     expected = independent_crop(shared_data / 'celeba' / 'img_align_celeba' / '000002.jpg')
