@@ -4,7 +4,7 @@
 
 1. Batch feed: images/s of Dataset.get_batches against the course's original way (open, crop and
    resize every JPEG with PIL for every batch) on the same files.   Target: >= 100x.
-2. Preprocessing: images/s of the parallel draft-mode cache build against a plain single-process
+2. Preprocessing: images/s of the parallel half-scale-decode cache build against a plain single-process
    PIL loop that decodes each JPEG at full size.                      Target: >= 3x.
 """
 import argparse

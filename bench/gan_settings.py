@@ -26,9 +26,11 @@ tf = helper.import_tensorflow()
 
 # The course recipe, as learners write it: D 64-128-256 5x5 stride 2, G from 7x7x256,
 # Adam 2e-4 / beta1 0.5, smoothing 0.9, leaky ReLU 0.2, N(0, 0.02) init, uniform z, batch 64.
+# Variants may also set ema (sample from a moving average of G's weights with this decay) and
+# simultaneous (update D and G in one run from one forward pass, as Keras tutorials do).
 RECIPE = dict(d_filters=(64, 128, 256), g_filters=(256, 128), kernel=5, alpha=0.2, init_std=0.02,
               smooth=0.9, lr_d=2e-4, lr_g=2e-4, beta1=0.5, g_steps=1, z_dist='uniform', z_dim=100,
-              bn_momentum=0.99)
+              bn_momentum=0.99, ema=None, simultaneous=False)
 VARIANTS = {
     'recipe': {},
     'ttur': dict(lr_d=4e-4, lr_g=1e-4),
@@ -46,6 +48,13 @@ VARIANTS = {
     'no_smooth': dict(smooth=1.0),
     'k4_g2_bn09': dict(kernel=4, g_steps=2, bn_momentum=0.9),
     'k4_g2_lr4e-4': dict(kernel=4, g_steps=2, lr_d=4e-4, lr_g=4e-4),
+    'k4_g2_ema999': dict(kernel=4, g_steps=2, ema=0.999),
+    'k4_g2_ema99': dict(kernel=4, g_steps=2, ema=0.99),
+    'k4_sim': dict(kernel=4, simultaneous=True),
+    'k4_sim_g2': dict(kernel=4, simultaneous=True, g_steps=2),
+    'k4_sim_half': dict(kernel=4, simultaneous=True, d_filters=(32, 64, 128), g_filters=(128, 64)),
+    'k4_g2_half': dict(kernel=4, g_steps=2, d_filters=(32, 64, 128), g_filters=(128, 64)),
+    'k4_sim_quarter': dict(kernel=4, simultaneous=True, d_filters=(16, 32, 64), g_filters=(64, 32)),
 }
 
 
@@ -98,6 +107,8 @@ def build_graph(name, channels):
         g_ops = (g_opt,) * generator_steps(functions['train'])
         return input_real, input_z, (d_opt, *g_ops), sampler, dict(settings, feed=feed)
     s = dict(RECIPE, **VARIANTS[name])
+    # Resource variables read a snapshot, so one run can update D while G's gradient reads D's weights
+    tf.get_variable_scope().set_use_resource(s['simultaneous'])
     discriminator, generator = build_recipe(s)
     input_real = tf.placeholder(tf.float32, (None, 28, 28, channels))
     input_z = tf.placeholder(tf.float32, (None, s['z_dim']))
@@ -108,13 +119,33 @@ def build_graph(name, channels):
     d_loss = (tf.reduce_mean(ce(logits=real_logits, labels=tf.ones_like(real_logits) * s['smooth'])) +
               tf.reduce_mean(ce(logits=fake_logits, labels=tf.zeros_like(fake_logits))))
     g_loss = tf.reduce_mean(ce(logits=fake_logits, labels=tf.ones_like(fake_logits)))
+    step = tf.train.get_or_create_global_step()
     with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
         d_opt = tf.train.AdamOptimizer(s['lr_d'], s['beta1']).minimize(
             d_loss, var_list=tf.trainable_variables('discriminator'))
         g_opt = tf.train.AdamOptimizer(s['lr_g'], s['beta1']).minimize(
-            g_loss, var_list=tf.trainable_variables('generator'))
+            g_loss, var_list=tf.trainable_variables('generator'), global_step=step)
+    if s['ema']:
+        g_opt, sampler = with_weight_average(g_opt, s['ema'], step, lambda: generator(input_z, channels, False))
+    else:
+        sampler = generator(input_z, channels, is_train=False)
     g_ops = (g_opt,) * s['g_steps']
-    return input_real, input_z, (d_opt, *g_ops), generator(input_z, channels, is_train=False), dict(s, feed={})
+    if s['simultaneous']:  # D and G updated in one run, both from the same forward pass
+        return input_real, input_z, ((d_opt, g_opt), *g_ops[1:]), sampler, dict(s, feed={})
+    return input_real, input_z, (d_opt, *g_ops), sampler, dict(s, feed={})
+
+
+def with_weight_average(g_opt, decay, step, build_sampler):
+    """(g_opt that also updates a moving average of G's weights, a sampler built on those averages)."""
+    average = tf.train.ExponentialMovingAverage(decay, num_updates=step)
+    with tf.control_dependencies([g_opt]):
+        g_opt = average.apply(tf.trainable_variables('generator'))
+
+    def averaged(getter, name, *args, **kwargs):
+        variable = getter(name, *args, **kwargs)
+        return average.average(variable) or variable
+    with tf.variable_scope(tf.get_variable_scope(), custom_getter=averaged):
+        return g_opt, build_sampler()
 
 
 def sample_z(rng, settings, count):

@@ -3,6 +3,7 @@
 The cache (celeba_28x28.npy, memory-mapped) sits beside a JSON file that records what it
 was built from; a different file list, crop or size rebuilds it.
 """
+import functools
 import hashlib
 import io
 import json
@@ -23,7 +24,7 @@ from .fileio import DataError, atomic_path, file_digest
 
 IMAGE_SIZE = 28
 CROP_FRACTION = 108 / 178  # the course's 108x108 centre crop of the 178x218 aligned images
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: resize by matrix products (within one level of version 1)
 FILES_PER_TASK = 256  # files a worker crops per task: fewer, larger messages between processes
 # Folder names searched for aligned JPEGs; the first holding a file name wins (full size first).
 FOLDER_NAMES = ('img_align_celeba', 'img_align_celeba_89x109')
@@ -77,7 +78,7 @@ def reduced_size(width, height):
 
 
 def decode_reduced(path):
-    """(RGB image, original (width, height)), decoded no larger than the crop needs.
+    """(uint8 RGB pixels (h, w, 3), original (width, height)), decoded no larger than the crop needs.
 
     libjpeg-turbo shrinks while decoding, which skips most of the work of a full-size decode.
     Files it cannot read this way (PNG inside, CMYK, damaged) go to Pillow, which converts them
@@ -89,27 +90,45 @@ def decode_reduced(path):
         if colorspace in ('RGB', 'YCbCr', 'Gray'):
             min_width, min_height = reduced_size(width, height)
             pixels = simplejpeg.decode_jpeg(data, colorspace='RGB', min_width=min_width, min_height=min_height)
-            return Image.fromarray(pixels), (width, height)
+            return pixels, (width, height)
     except ValueError:
         pass
     img = Image.open(io.BytesIO(data))
     size = img.size
     img.draft('RGB', reduced_size(*size))
-    return img.convert('RGB'), size
+    return np.asarray(img.convert('RGB')), size
+
+
+@functools.lru_cache(maxsize=64)
+def resize_weights(start, length, source_length):
+    """(first source pixel, weights (IMAGE_SIZE, taps)): Pillow's bilinear resize of the span
+    [start, start + length) to IMAGE_SIZE pixels, as a matrix (same centres, same widened triangle)."""
+    scale = length / IMAGE_SIZE
+    support = max(scale, 1.0)
+    centers = start + (np.arange(IMAGE_SIZE) + 0.5) * scale
+    first = max(int(centers[0] - support + 0.5), 0)
+    last = min(int(centers[-1] + support + 0.5), source_length)
+    distance = np.abs(np.arange(first, last) + 0.5 - centers[:, None]) / support
+    weights = np.maximum(1 - distance, 0)
+    return first, (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def crop_and_resize(path):
     """One aligned face as uint8 (28, 28, 3): the centre square of side 108/178 of the width, shrunk.
 
     The crop box is given in original pixels and scaled to the decoded size, so a reduced decode
-    crops exactly the same face as a full-size one.
+    crops exactly the same face as a full-size one. The resize is two small matrix products,
+    several times faster than going through a PIL image for 28x28 pixels.
     """
-    img, (width, height) = decode_reduced(path)
+    pixels, (width, height) = decode_reduced(path)
     side = round(width * CROP_FRACTION)
     left, top = (width - side) // 2, (height - side) // 2
-    scale = img.size[0] / width
-    box = tuple(v * scale for v in (left, top, left + side, top + side))
-    return np.asarray(img.resize((IMAGE_SIZE, IMAGE_SIZE), Image.BILINEAR, box=box), dtype=np.uint8)
+    scale = pixels.shape[1] / width
+    x0, across = resize_weights(left * scale, side * scale, pixels.shape[1])
+    y0, down = resize_weights(top * scale, side * scale, pixels.shape[0])
+    region = pixels[y0:y0 + down.shape[1], x0:x0 + across.shape[1]].transpose(2, 0, 1).astype(np.float32)
+    image = (down @ region @ across.T).transpose(1, 2, 0)  # per channel: rows, then columns
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
 def _load_chunk(paths):

@@ -198,6 +198,19 @@ def test_celeba_partial_shared_folders_are_merged_by_name(celeba_folder, shared_
     assert np.abs(data.images[index].astype(int) - expected.astype(int)).mean() < 2.0
 
 
+@pytest.mark.parametrize('folder', ['img_align_celeba', 'img_align_celeba_89x109'])
+def test_matrix_resize_equals_pillows_bilinear_resize_of_the_same_pixels(shared_data, folder):
+    for path in sorted((shared_data / 'celeba' / folder).glob('*.jpg'))[:20]:
+        pixels, (width, height) = celeba.decode_reduced(path)
+        side = round(width * 108 / 178)
+        left, top = (width - side) // 2, (height - side) // 2
+        scale = pixels.shape[1] / width
+        box = tuple(v * scale for v in (left, top, left + side, top + side))
+        expected = np.asarray(Image.fromarray(pixels).resize((28, 28), Image.BILINEAR, box=box)).astype(int)
+        ours = celeba.crop_and_resize(path).astype(int)
+        assert np.abs(ours - expected).max() <= 1, path.name  # Pillow rounds between its two passes
+
+
 @pytest.fixture
 def odd_images(tmp_path, shared_data):
     """A folder of real faces plus a truncated JPEG, grayscale, CMYK and PNG-named-.jpg files."""
