@@ -129,10 +129,9 @@ def build_graph(name, channels):
         g_opt, sampler = with_weight_average(g_opt, s['ema'], step, lambda: generator(input_z, channels, False))
     else:
         sampler = generator(input_z, channels, is_train=False)
-    g_ops = (g_opt,) * s['g_steps']
-    if s['simultaneous']:  # D and G updated in one run, both from the same forward pass
-        return input_real, input_z, ((d_opt, g_opt), *g_ops[1:]), sampler, dict(s, feed={})
-    return input_real, input_z, (d_opt, *g_ops), sampler, dict(s, feed={})
+    # D's run then G's, or one run updating both from the same forward pass; then G's extra steps
+    first = ((d_opt, g_opt),) if s['simultaneous'] else (d_opt, g_opt)
+    return input_real, input_z, first + (g_opt,) * (s['g_steps'] - 1), sampler, dict(s, feed={})
 
 
 def with_weight_average(g_opt, decay, step, build_sampler):
@@ -159,6 +158,11 @@ def endless_batches(dataset):
         yield from dataset.get_batches(64)
 
 
+def as_json(scores):
+    """Metric values with arrays (the class histogram) as lists."""
+    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in scores.items()}
+
+
 def train_setting(name, dataset, batches, cpu_budget, evaluator, seed=0):
     """Train until `batches` batches or `cpu_budget` CPU seconds; returns the result record."""
     with tf.Graph().as_default():
@@ -178,8 +182,7 @@ def train_setting(name, dataset, batches, cpu_budget, evaluator, seed=0):
                 if done == batches or (cpu_budget and spent >= cpu_budget):
                     break
             samples = sess.run(sampler, {input_z: eval_z})
-    result = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in evaluator(samples).items()}
-    return {'setting': name, 'batches': done, 'cpu_seconds': round(spent, 1), **result}, samples
+    return {'setting': name, 'batches': done, 'cpu_seconds': round(spent, 1), **as_json(evaluator(samples))}, samples
 
 
 def main():
@@ -193,7 +196,7 @@ def main():
     args = parser.parse_args()
     dataset = helper.Dataset(args.dataset, args.data)
     evaluator = (MnistEvaluator if args.dataset == 'mnist' else CelebaEvaluator)(args.data)
-    baseline = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in evaluator.real_baseline().items()}
+    baseline = as_json(evaluator.real_baseline())
     print(json.dumps({'setting': 'real data', **baseline}), flush=True)
     results, budget = [baseline], args.budget
     for name in args.settings:

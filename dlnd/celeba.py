@@ -113,19 +113,29 @@ def resize_weights(start, length, source_length):
     return first, (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def crop_and_resize(path):
-    """One aligned face as uint8 (28, 28, 3): the centre square of side 108/178 of the width, shrunk.
+def crop_box(original_size, decoded_width):
+    """(left, top, right, bottom) of the centre square of side 108/178 of the width, in decoded pixels.
 
-    The crop box is given in original pixels and scaled to the decoded size, so a reduced decode
-    crops exactly the same face as a full-size one. The resize is two small matrix products,
-    several times faster than going through a PIL image for 28x28 pixels.
+    The box is placed in original pixels and then scaled, so a reduced decode crops exactly the
+    same face as a full-size one.
     """
-    pixels, (width, height) = decode_reduced(path)
+    width, height = original_size
     side = round(width * CROP_FRACTION)
     left, top = (width - side) // 2, (height - side) // 2
-    scale = pixels.shape[1] / width
-    x0, across = resize_weights(left * scale, side * scale, pixels.shape[1])
-    y0, down = resize_weights(top * scale, side * scale, pixels.shape[0])
+    scale = decoded_width / width
+    return tuple(v * scale for v in (left, top, left + side, top + side))
+
+
+def crop_and_resize(path):
+    """One aligned face as uint8 (28, 28, 3): its crop_box, shrunk.
+
+    The resize is two small matrix products, several times faster than going through a PIL image
+    for 28x28 pixels.
+    """
+    pixels, original_size = decode_reduced(path)
+    left, top, right, bottom = crop_box(original_size, pixels.shape[1])
+    x0, across = resize_weights(left, right - left, pixels.shape[1])
+    y0, down = resize_weights(top, bottom - top, pixels.shape[0])
     region = pixels[y0:y0 + down.shape[1], x0:x0 + across.shape[1]].transpose(2, 0, 1).astype(np.float32)
     image = (down @ region @ across.T).transpose(1, 2, 0)  # per channel: rows, then columns
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)

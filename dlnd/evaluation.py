@@ -5,6 +5,7 @@ from .mnist_classifier import load_or_train
 
 EVAL_IMAGES = 1000
 
+
 class MnistEvaluator:
     """Frechet distance and classifier score against MNIST's test digits, with the real test set's
     own values (one half against the other) as the reference."""

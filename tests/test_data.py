@@ -201,11 +201,8 @@ def test_celeba_partial_shared_folders_are_merged_by_name(celeba_folder, shared_
 @pytest.mark.parametrize('folder', ['img_align_celeba', 'img_align_celeba_89x109'])
 def test_matrix_resize_equals_pillows_bilinear_resize_of_the_same_pixels(shared_data, folder):
     for path in sorted((shared_data / 'celeba' / folder).glob('*.jpg'))[:20]:
-        pixels, (width, height) = celeba.decode_reduced(path)
-        side = round(width * 108 / 178)
-        left, top = (width - side) // 2, (height - side) // 2
-        scale = pixels.shape[1] / width
-        box = tuple(v * scale for v in (left, top, left + side, top + side))
+        pixels, original_size = celeba.decode_reduced(path)
+        box = celeba.crop_box(original_size, pixels.shape[1])  # checked against Pillow's crop elsewhere
         expected = np.asarray(Image.fromarray(pixels).resize((28, 28), Image.BILINEAR, box=box)).astype(int)
         ours = celeba.crop_and_resize(path).astype(int)
         assert np.abs(ours - expected).max() <= 1, path.name  # Pillow rounds between its two passes
@@ -267,7 +264,7 @@ def test_full_disk_while_caching_leaves_no_cache_behind(tmp_path, odd_images, mo
     assert leftover_files(tmp_path / 'data') == []
 
 
-def test_no_celeba_anywhere_names_each_source_and_the_manualRoute(tmp_path, server, monkeypatch):
+def test_no_celeba_anywhere_names_each_source_and_the_manual_route(tmp_path, server, monkeypatch):
     server.serve('/celeba.zip', Route(b'<html>quota exceeded</html>'))
     monkeypatch.setattr(celeba, 'MIRRORS', (server.url + '/celeba.zip', server.url + '/gone.zip'))
     with pytest.raises(DataError) as error:

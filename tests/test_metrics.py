@@ -4,6 +4,7 @@ import pytest
 
 import helper
 from dlnd import metrics, mnist
+from dlnd.dataset import to_unit_range
 from dlnd.evaluation import CelebaEvaluator, MnistEvaluator
 from dlnd.mnist_classifier import MIN_ACCURACY, accuracy_on_test_set, load_or_train
 
@@ -40,7 +41,7 @@ def test_laplacian_pyramid_levels_add_back_up():
 
 
 def test_swd_is_zero_for_identical_sets_and_orders_real_blur_noise(celeba_folder):
-    images = np.asarray(helper.get_batch('celeba', 1200, celeba_folder), np.float32) / 127.5 - 1
+    images = to_unit_range(helper.get_batch('celeba', 1200, celeba_folder))
     real_a, real_b = images[:600], images[600:]
     assert metrics.swd_per_level(real_a, real_a) == [0.0, 0.0, 0.0]
     real = metrics.swd_per_level(real_a, real_b)
@@ -66,7 +67,7 @@ def test_mnist_classifier_is_trained_once_and_accurate(mnist_folder):
 def test_mnist_metrics_separate_real_digits_from_collapse_and_noise(mnist_folder):
     evaluate = MnistEvaluator(mnist_folder)
     real = evaluate.real_baseline()
-    train_digits = np.asarray(mnist.load_images(mnist_folder)[:1000], np.float32) / 127.5 - 1
+    train_digits = to_unit_range(mnist.load_images(mnist_folder)[:1000])
     ones = train_digits[np.asarray(mnist.load_labels(mnist_folder)[:1000]) == 1]
     collapsed = evaluate(np.resize(ones, (1000, 28, 28, 1)))
     noise = evaluate(np.random.default_rng(0).uniform(-1, 1, (1000, 28, 28, 1)).astype(np.float32))
