@@ -14,10 +14,10 @@ from dlnd.tf_setup import use_legacy_keras
 
 use_legacy_keras()  # before anything imports TensorFlow, so tf.layers gets Keras 2
 
-from dlnd.dataset import Dataset, download_extract, get_batch, images_square_grid  # noqa: E402
+from dlnd.dataset import Dataset, download_extract, get_batch, grid_display, images_square_grid  # noqa: E402
 from dlnd.download import SOURCE_ENV  # noqa: E402
 from dlnd.fileio import DataError  # noqa: E402
 from dlnd.tf_setup import device_summary, import_tensorflow  # noqa: E402
 
 __all__ = ['DataError', 'Dataset', 'SOURCE_ENV', 'device_summary', 'download_extract', 'get_batch',
-           'images_square_grid', 'import_tensorflow']
+           'grid_display', 'images_square_grid', 'import_tensorflow']

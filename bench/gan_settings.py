@@ -9,7 +9,6 @@ the budget every other setting gets. 'notebook' uses the functions and settings 
 dlnd_face_generation.ipynb itself; every other name is the course recipe with some changes.
 """
 import argparse
-import inspect
 import json
 import sys
 import time
@@ -27,10 +26,11 @@ tf = helper.import_tensorflow()
 # The course recipe, as learners write it: D 64-128-256 5x5 stride 2, G from 7x7x256,
 # Adam 2e-4 / beta1 0.5, smoothing 0.9, leaky ReLU 0.2, N(0, 0.02) init, uniform z, batch 64.
 # Variants may also set ema (sample from a moving average of G's weights with this decay) and
-# simultaneous (update D and G in one run from one forward pass, as Keras tutorials do).
+# simultaneous (update D and G in one run from one forward pass, as Keras tutorials do) and
+# decay_from (the fraction of the budget after which both learning rates fall linearly to zero).
 RECIPE = dict(d_filters=(64, 128, 256), g_filters=(256, 128), kernel=5, alpha=0.2, init_std=0.02,
               smooth=0.9, lr_d=2e-4, lr_g=2e-4, beta1=0.5, g_steps=1, z_dist='uniform', z_dim=100,
-              bn_momentum=0.99, ema=None, simultaneous=False)
+              bn_momentum=0.99, ema=None, simultaneous=False, decay_from=None)
 VARIANTS = {
     'recipe': {},
     'ttur': dict(lr_d=4e-4, lr_g=1e-4),
@@ -56,6 +56,11 @@ VARIANTS = {
     'k4_g2_half': dict(kernel=4, g_steps=2, d_filters=(32, 64, 128), g_filters=(128, 64)),
     'k4_sim_quarter': dict(kernel=4, simultaneous=True, d_filters=(16, 32, 64), g_filters=(64, 32)),
 }
+HALF_SIM = VARIANTS['k4_sim_half']
+VARIANTS.update({
+    'k4_sim_half_decay': dict(HALF_SIM, decay_from=0.5),
+    'k4_sim_half_decay_lr4e-4': dict(HALF_SIM, decay_from=0.5, lr_d=4e-4, lr_g=4e-4),
+})
 
 
 def build_recipe(s):
@@ -88,12 +93,6 @@ def build_recipe(s):
     return discriminator, generator
 
 
-def generator_steps(train):
-    """Generator updates per batch in the notebook's train(): its generator_steps default, else 1."""
-    parameter = inspect.signature(train).parameters.get('generator_steps')
-    return parameter.default if parameter else 1
-
-
 def build_graph(name, channels):
     """(input_real, input_z, train ops, sampler, settings) for a named setting."""
     if name == 'notebook':
@@ -104,11 +103,8 @@ def build_graph(name, channels):
         d_opt, g_opt = functions['model_opt'](d_loss, g_loss, lr, settings['beta1'])
         sampler = functions['generator'](input_z, channels, is_train=False)
         feed = {lr: settings['learning_rate']}
-        g_ops = (g_opt,) * generator_steps(functions['train'])
-        return input_real, input_z, (d_opt, *g_ops), sampler, dict(settings, feed=feed)
+        return input_real, input_z, ((d_opt, g_opt),), sampler, dict(settings, feed=feed)  # one run, as train()
     s = dict(RECIPE, **VARIANTS[name])
-    # Resource variables read a snapshot, so one run can update D while G's gradient reads D's weights
-    tf.get_variable_scope().set_use_resource(s['simultaneous'])
     discriminator, generator = build_recipe(s)
     input_real = tf.placeholder(tf.float32, (None, 28, 28, channels))
     input_z = tf.placeholder(tf.float32, (None, s['z_dim']))
@@ -120,10 +116,11 @@ def build_graph(name, channels):
               tf.reduce_mean(ce(logits=fake_logits, labels=tf.zeros_like(fake_logits))))
     g_loss = tf.reduce_mean(ce(logits=fake_logits, labels=tf.ones_like(fake_logits)))
     step = tf.train.get_or_create_global_step()
+    lr_scale = tf.placeholder_with_default(1.0, (), name='lr_scale')
     with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
-        d_opt = tf.train.AdamOptimizer(s['lr_d'], s['beta1']).minimize(
+        d_opt = tf.train.AdamOptimizer(s['lr_d'] * lr_scale, s['beta1']).minimize(
             d_loss, var_list=tf.trainable_variables('discriminator'))
-        g_opt = tf.train.AdamOptimizer(s['lr_g'], s['beta1']).minimize(
+        g_opt = tf.train.AdamOptimizer(s['lr_g'] * lr_scale, s['beta1']).minimize(
             g_loss, var_list=tf.trainable_variables('generator'), global_step=step)
     if s['ema']:
         g_opt, sampler = with_weight_average(g_opt, s['ema'], step, lambda: generator(input_z, channels, False))
@@ -131,7 +128,7 @@ def build_graph(name, channels):
         sampler = generator(input_z, channels, is_train=False)
     # D's run then G's, or one run updating both from the same forward pass; then G's extra steps
     first = ((d_opt, g_opt),) if s['simultaneous'] else (d_opt, g_opt)
-    return input_real, input_z, first + (g_opt,) * (s['g_steps'] - 1), sampler, dict(s, feed={})
+    return input_real, input_z, first + (g_opt,) * (s['g_steps'] - 1), sampler, dict(s, feed={}, lr_scale=lr_scale)
 
 
 def with_weight_average(g_opt, decay, step, build_sampler):
@@ -172,9 +169,12 @@ def train_setting(name, dataset, batches, cpu_budget, evaluator, seed=0):
         eval_z = sample_z(np.random.default_rng(1234), settings, 1000)
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
-            start, done = time.process_time(), 0
+            start, done, spent = time.process_time(), 0, 0.0
             for batch in endless_batches(dataset):
                 feed = {input_real: batch, input_z: sample_z(rng, settings, len(batch)), **settings['feed']}
+                if settings.get('decay_from') is not None:
+                    progress = spent / cpu_budget if cpu_budget else done / batches
+                    feed[settings['lr_scale']] = min(1.0, (1 - progress) / (1 - settings['decay_from']))
                 for op in train_ops:
                     sess.run(op, feed)
                 done += 1
@@ -193,14 +193,16 @@ def main():
     parser.add_argument('--data', default=str(ROOT / 'data'))
     parser.add_argument('--budget', type=float, help='CPU seconds for every setting (instead of the first one\'s)')
     parser.add_argument('--save', help='folder for a JSON of the results and .npy of the samples')
+    parser.add_argument('--seed', type=int, default=0, help='seeds the weights, the noise and the batch order')
     args = parser.parse_args()
-    dataset = helper.Dataset(args.dataset, args.data)
+    dataset = helper.Dataset(args.dataset, args.data, seed=args.seed)
     evaluator = (MnistEvaluator if args.dataset == 'mnist' else CelebaEvaluator)(args.data)
     baseline = as_json(evaluator.real_baseline())
     print(json.dumps({'setting': 'real data', **baseline}), flush=True)
     results, budget = [baseline], args.budget
     for name in args.settings:
-        record, samples = train_setting(name, dataset, args.batches if budget is None else None, budget, evaluator)
+        record, samples = train_setting(name, dataset, args.batches if budget is None else None, budget, evaluator,
+                                        args.seed)
         budget = budget or record['cpu_seconds']
         print(json.dumps(record), flush=True)
         results.append(record)

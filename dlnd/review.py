@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .notebook import NOTEBOOK, cell_settings, code_cells, load_functions, read
-from .submit import completeness_problems, stdout_of, unit_test_problems
+from .submit import completeness_problems, images_in, stdout_of, unit_test_problems
 
 HYPERPARAMETER_RANGES = {'batch_size': (16, 256), 'z_dim': (32, 256), 'learning_rate': (1e-5, 1e-3),
                          'beta1': (0.1, 0.9)}
@@ -122,8 +122,7 @@ def train_behaves(sub, batches=201, batch_size=4):
     if not training:
         return False, 'no cell runs train'
     for cell in training:
-        images = sum('image/png' in o.get('data', {}) for o in cell.get('outputs', []))
-        if not images or not all(re.search(p, stdout_of(cell)) for p in LOSS_PATTERNS):
+        if not images_in(cell) or not all(re.search(p, stdout_of(cell)) for p in LOSS_PATTERNS):
             return False, 'a training cell has no printed losses or no images in its output (was it run?)'
     return True, f'printed both losses and showed {len(shown)} grids in {batches} batches; the training cells show both'
 

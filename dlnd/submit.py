@@ -25,6 +25,11 @@ def stdout_of(cell):
     return ''.join(''.join(o.get('text', '')) for o in cell.get('outputs', []) if o.get('name') == 'stdout')
 
 
+def images_in(cell):
+    """How many images (PNG or JPEG) the cell's outputs show."""
+    return sum(any(kind in o.get('data', {}) for kind in ('image/png', 'image/jpeg')) for o in cell.get('outputs', []))
+
+
 def error_names(cell):
     """The exception names of the cell's error outputs."""
     return [o['ename'] for o in cell.get('outputs', []) if o['output_type'] == 'error']

@@ -18,11 +18,15 @@ def use_legacy_keras():
 
 
 def import_tensorflow():
-    """Return `tensorflow.compat.v1` in graph mode, with working tf.layers, quiet logs and warm devices."""
+    """Return `tensorflow.compat.v1` in graph mode, with resource variables, working tf.layers, quiet logs
+    and warm devices."""
     use_legacy_keras()
     import tensorflow as tf2
     tf2.get_logger().setLevel('ERROR')  # before disable_v2_behavior, whose deprecation note would go to stdout
     tf2.compat.v1.disable_v2_behavior()
+    # Resource variables give every sess.run one consistent snapshot of each variable, so train()
+    # can update D and G in one run: G's gradient reads D's weights from before D's update.
+    tf2.compat.v1.enable_resource_variables()
     tf = tf2.compat.v1
     warnings.filterwarnings('ignore', message=r'`tf\.layers\.', category=UserWarning)
     _check_layers(tf, tf2.__version__)

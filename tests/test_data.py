@@ -323,6 +323,20 @@ def test_square_grid_places_images_row_by_row():
     assert floats.shape == (56, 56) and floats.max() == 0
 
 
+def test_grid_display_is_png_for_digits_and_close_jpeg_for_faces(small_celeba):
+    faces = helper.get_batch('celeba', 25, small_celeba)
+    digits = np.asarray(helper.images_square_grid(faces, 'L'))[None, :, :, None].repeat(4, 0)  # 4 real grids
+    shown = helper.grid_display(digits, 'L')
+    assert shown.format == 'png' and shown.width == 2 * 280
+    decoded = np.asarray(Image.open(io.BytesIO(shown.data)))
+    np.testing.assert_array_equal(decoded, helper.images_square_grid(digits, 'L'))
+    shown = helper.grid_display(faces, 'RGB')
+    decoded = np.asarray(Image.open(io.BytesIO(shown.data)), np.float64)
+    expected = np.asarray(helper.images_square_grid(faces, 'RGB'), np.float64)
+    assert shown.format == 'jpeg' and shown.width == 2 * 140 and decoded.shape == expected.shape
+    assert np.abs(decoded - expected).mean() < 3  # JPEG's loss on real faces stays under a few levels
+
+
 def test_unknown_names_are_refused():
     with pytest.raises(ValueError, match="unknown data set 'cifar'"):
         helper.download_extract('cifar')

@@ -30,8 +30,8 @@ MISTAKES = [
      "x = tf.nn.leaky_relu(tf.layers.batch_normalization(x, training=True), alpha)\n", 'first layer'),
     ('discriminator', "return tf.sigmoid(logits), logits", "return tf.tanh(logits), logits", 'tf.sigmoid(logits)'),
     ('discriminator', "return tf.sigmoid(logits), logits", "return logits, tf.sigmoid(logits)", 'tf.sigmoid(logits)'),
-    ('discriminator', "x = tf.layers.conv2d(x, 256, KERNEL_SIZE, strides=2, padding='same'",
-     "x = tf.layers.conv2d(x, 256, KERNEL_SIZE, strides=2, padding='valid'", "padding='same'"),
+    ('discriminator', "x = tf.layers.conv2d(x, 128, KERNEL_SIZE, strides=2, padding='same'",
+     "x = tf.layers.conv2d(x, 128, KERNEL_SIZE, strides=2, padding='valid'", "padding='same'"),
     ('discriminator', "tf.nn.leaky_relu(", "(lambda x, alpha: tf.nn.relu(x))(", 'leaky ReLU'),
     ('discriminator', "logits = tf.layers.dense(tf.layers.flatten(x), 1,",
      "logits = tf.layers.dense(tf.layers.flatten(x), 2,", 'shape [None, 1]'),
@@ -43,8 +43,8 @@ MISTAKES = [
     ('generator', "        return tf.tanh(logits)", "        return tf.sigmoid(logits)", 'tf.tanh'),
     ('generator', "        return tf.tanh(logits)",
      "        return tf.tanh(tf.layers.batch_normalization(logits, training=is_train))", 'last layer'),
-    ('generator', "x = tf.reshape(x, (-1, 7, 7, 256))\n        x = tf.nn.leaky_relu(tf.layers.batch_normalization(x, "
-     "training=is_train), alpha)", "x = tf.reshape(x, (-1, 7, 7, 256))\n        x = tf.nn.leaky_relu(x, alpha)",
+    ('generator', "x = tf.reshape(x, (-1, 7, 7, 128))\n        x = tf.nn.leaky_relu(tf.layers.batch_normalization(x, "
+     "training=is_train), alpha)", "x = tf.reshape(x, (-1, 7, 7, 128))\n        x = tf.nn.leaky_relu(x, alpha)",
      'has no batch normalization'),
     ('generator', "training=is_train", "training=True", 'uses batch statistics'),
     ('generator', "out_channel_dim, KERNEL_SIZE, strides=2", "out_channel_dim, KERNEL_SIZE, strides=1",

@@ -65,7 +65,7 @@ def test_the_reference_notebook_meets_every_line():
      {'opt'}),
     ("tf.placeholder(tf.float32, (), name='learning_rate')",
      "tf.placeholder(tf.float32, (None,), name='learning_rate')", {'inputs', 'train'}),
-    ("learning_rate = 0.0002\nbeta1 = 0.5\nepochs = 2", "learning_rate = 0.5\nbeta1 = 0.5\nepochs = 2",
+    ("learning_rate = 0.0002\nbeta1 = 0.5\nepochs = 10", "learning_rate = 0.5\nbeta1 = 0.5\nepochs = 10",
      {'hyperparameters'}),
 ], ids=['bn-first-layer', 'sigmoid-output', 'no-smoothing', 'no-update-ops', 'lr-not-scalar', 'huge-lr'])
 def test_typical_mistakes_fail_exactly_their_lines(reference, tmp_path, old, new, expected):

@@ -1,16 +1,14 @@
 """The outputs stored in the committed notebook come from one full top-to-bottom run."""
 import re
 
-from dlnd.notebook import NOTEBOOK, code_cells, read
-from dlnd.submit import completeness_problems, stdout_of, unit_test_problems
+from dlnd.notebook import NOTEBOOK, cell_settings, code_cells, read
+from dlnd.submit import completeness_problems, images_in, stdout_of, unit_test_problems
+
+FULL_CELEBA_BATCHES = 202_599 // 64
 
 
 def cell_running(marker):
     return next(cell for cell in code_cells(NOTEBOOK) if marker in cell['source'])
-
-
-def images_in(cell):
-    return sum('image/png' in output.get('data', {}) for output in cell['outputs'])
 
 
 def test_every_cell_ran_in_order_and_every_unit_test_passed():
@@ -18,16 +16,18 @@ def test_every_cell_ran_in_order_and_every_unit_test_passed():
     assert completeness_problems(nb) == [] and unit_test_problems(nb) == []
 
 
-def test_mnist_ran_two_full_epochs_with_a_grid_every_100_batches():
+def test_mnist_ran_every_epoch_with_a_grid_every_100_batches():
     cell = cell_running('mnist_history = train(')
-    assert 'Finished after 1874 batches' in stdout_of(cell)  # 2 epochs of 60,000 // 64 batches
-    assert images_in(cell) >= 1874 // 100
+    batches = cell_settings(cell['source'])['epochs'] * (60_000 // 64)
+    assert f'Finished after {batches} batches' in stdout_of(cell)
+    assert images_in(cell) >= batches // 100
 
 
-def test_celeba_ran_about_one_full_celeba_epoch_of_batches():
+def test_celeba_ran_the_batches_of_its_full_size_epochs_with_a_grid_every_100():
     cell = cell_running('celeba_history = train(')
     text = stdout_of(cell)
     faces, epochs = re.search(r'([\d,]+) faces: (\d+) epochs', text).groups()
     batches = int(epochs) * (int(faces.replace(',', '')) // 64)
     assert f'Finished after {batches} batches' in text
-    assert 3000 <= batches <= 3400 and images_in(cell) >= batches // 100
+    wanted = cell_settings(cell['source'])['full_celeba_epochs'] * FULL_CELEBA_BATCHES
+    assert abs(batches - wanted) <= 0.05 * wanted and images_in(cell) >= batches // 100

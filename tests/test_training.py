@@ -29,6 +29,18 @@ def test_train_saves_a_generator_that_generate_py_reads(mnist_data, tmp_path, ca
     np.testing.assert_array_equal(images, generate(tmp_path / 'ckpt', 70, seed=1))  # the seed repeats it
 
 
+def test_one_run_updates_of_both_networks_use_resource_variables():
+    # train() runs both optimizers in one sess.run; only resource variables give that run one snapshot
+    # of D's weights, so G's gradient cannot read a half-updated discriminator.
+    notebook = load_functions(tf)
+    with tf.Graph().as_default():
+        input_real, input_z, lr = notebook['model_inputs'](28, 28, 1, 100)
+        d_loss, g_loss = notebook['model_loss'](input_real, input_z, 1)
+        notebook['model_opt'](d_loss, g_loss, lr, 0.5)
+        kinds = {v.op.type for v in tf.global_variables()}
+    assert kinds == {'VarHandleOp'}, kinds
+
+
 def test_train_stops_on_nan_losses(mnist_data):
     notebook = load_functions(tf)
 
