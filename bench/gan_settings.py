@@ -60,6 +60,7 @@ HALF_SIM = VARIANTS['k4_sim_half']
 VARIANTS.update({
     'k4_sim_half_decay': dict(HALF_SIM, decay_from=0.5),
     'k4_sim_half_decay_lr4e-4': dict(HALF_SIM, decay_from=0.5, lr_d=4e-4, lr_g=4e-4),
+    'k4_sim_half_lr3e-4': dict(HALF_SIM, lr_d=3e-4, lr_g=3e-4),
 })
 
 
