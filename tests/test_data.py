@@ -323,13 +323,13 @@ def test_square_grid_places_images_row_by_row():
     assert floats.shape == (56, 56) and floats.max() == 0
 
 
-def test_grid_display_is_png_for_digits_and_close_jpeg_for_faces(small_celeba):
+def test_grid_display_is_lossless_png_for_gray_and_close_jpeg_for_colour(small_celeba):
     faces = helper.get_batch('celeba', 25, small_celeba)
-    digits = np.asarray(helper.images_square_grid(faces, 'L'))[None, :, :, None].repeat(4, 0)  # 4 real grids
-    shown = helper.grid_display(digits, 'L')
+    grays = np.asarray(helper.images_square_grid(faces, 'L'))[None, :, :, None].repeat(4, 0)  # 4 gray 140x140
+    shown = helper.grid_display(grays, 'L')
     assert shown.format == 'png' and shown.width == 2 * 280
     decoded = np.asarray(Image.open(io.BytesIO(shown.data)))
-    np.testing.assert_array_equal(decoded, helper.images_square_grid(digits, 'L'))
+    np.testing.assert_array_equal(decoded, helper.images_square_grid(grays, 'L'))
     shown = helper.grid_display(faces, 'RGB')
     decoded = np.asarray(Image.open(io.BytesIO(shown.data)), np.float64)
     expected = np.asarray(helper.images_square_grid(faces, 'RGB'), np.float64)
