@@ -61,6 +61,7 @@ VARIANTS.update({
     'k4_sim_half_decay': dict(HALF_SIM, decay_from=0.5),
     'k4_sim_half_decay_lr4e-4': dict(HALF_SIM, decay_from=0.5, lr_d=4e-4, lr_g=4e-4),
     'k4_sim_half_lr3e-4': dict(HALF_SIM, lr_d=3e-4, lr_g=3e-4),
+    'k4_sim_half_d': dict(HALF_SIM, g_filters=(256, 128)),  # half-width D, full-width G
 })
 
 
