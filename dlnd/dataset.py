@@ -91,9 +91,7 @@ def grid_display(images, mode, scale=2):
     """
     from IPython.display import Image as DisplayImage
     grid = images_square_grid(images, mode)
+    kind, options = ('png', {}) if mode == 'L' else ('jpeg', {'quality': 90, 'subsampling': 0})
     encoded = io.BytesIO()
-    if mode == 'L':
-        grid.save(encoded, 'png')
-    else:
-        grid.save(encoded, 'jpeg', quality=90, subsampling=0)
-    return DisplayImage(data=encoded.getvalue(), format='png' if mode == 'L' else 'jpeg', width=grid.width * scale)
+    grid.save(encoded, kind, **options)
+    return DisplayImage(data=encoded.getvalue(), format=kind, width=grid.width * scale)

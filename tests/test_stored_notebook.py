@@ -4,8 +4,6 @@ import re
 from dlnd.notebook import NOTEBOOK, cell_settings, code_cells, read
 from dlnd.submit import completeness_problems, images_in, stdout_of, unit_test_problems
 
-FULL_CELEBA_BATCHES = 202_599 // 64
-
 
 def cell_running(marker):
     return next(cell for cell in code_cells(NOTEBOOK) if marker in cell['source'])
@@ -18,7 +16,8 @@ def test_every_cell_ran_in_order_and_every_unit_test_passed():
 
 def test_mnist_ran_every_epoch_with_a_grid_every_100_batches():
     cell = cell_running('mnist_history = train(')
-    batches = cell_settings(cell['source'])['epochs'] * (60_000 // 64)
+    settings = cell_settings(cell['source'])
+    batches = settings['epochs'] * (60_000 // settings['batch_size'])
     assert f'Finished after {batches} batches' in stdout_of(cell)
     assert images_in(cell) >= batches // 100
 
@@ -29,5 +28,6 @@ def test_celeba_ran_the_batches_of_its_full_size_epochs_with_a_grid_every_100():
     faces, epochs = re.search(r'([\d,]+) faces: (\d+) epochs', text).groups()
     batches = int(epochs) * (int(faces.replace(',', '')) // 64)
     assert f'Finished after {batches} batches' in text
-    wanted = cell_settings(cell['source'])['full_celeba_epochs'] * FULL_CELEBA_BATCHES
+    settings = cell_settings(cell['source'])
+    wanted = settings['full_celeba_epochs'] * (settings['full_celeba_size'] // settings['batch_size'])
     assert abs(batches - wanted) <= 0.05 * wanted and images_in(cell) >= batches // 100
