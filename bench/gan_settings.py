@@ -27,9 +27,10 @@ tf = helper.import_tensorflow()
 # Adam 2e-4 / beta1 0.5, smoothing 0.9, leaky ReLU 0.2, N(0, 0.02) init, uniform z, batch 64.
 # Variants may also set ema (sample from a moving average of G's weights with this decay) and
 # simultaneous (update D and G in one run from one forward pass, as Keras tutorials do) and
-# decay_from (the fraction of the budget after which both learning rates fall linearly to zero).
+# decay_from (the fraction of the budget after which both learning rates fall linearly to zero);
+# lr_d and lr_g are the two networks' Adam learning rates; beta1 and beta2 apply to both.
 RECIPE = dict(d_filters=(64, 128, 256), g_filters=(256, 128), kernel=5, alpha=0.2, init_std=0.02,
-              smooth=0.9, lr_d=2e-4, lr_g=2e-4, beta1=0.5, g_steps=1, z_dist='uniform', z_dim=100,
+              smooth=0.9, lr_d=2e-4, lr_g=2e-4, beta1=0.5, beta2=0.999, g_steps=1, z_dist='uniform', z_dim=100,
               bn_momentum=0.99, ema=None, simultaneous=False, decay_from=None)
 VARIANTS = {
     'recipe': {},
@@ -62,6 +63,14 @@ VARIANTS.update({
     'k4_sim_half_decay_lr4e-4': dict(HALF_SIM, decay_from=0.5, lr_d=4e-4, lr_g=4e-4),
     'k4_sim_half_lr3e-4': dict(HALF_SIM, lr_d=3e-4, lr_g=3e-4),
     'k4_sim_half_d': dict(HALF_SIM, g_filters=(256, 128)),  # half-width D, full-width G
+    'k4_sim_half_lr_g4e-4': dict(HALF_SIM, lr_g=4e-4),  # G learns faster than D
+    'k4_sim_half_lr_g6e-4': dict(HALF_SIM, lr_g=6e-4),
+    'k4_sim_half_lr_g8e-4': dict(HALF_SIM, lr_g=8e-4),
+    'k4_sim_half_lr_g1e-3': dict(HALF_SIM, lr_g=1e-3),
+    'k4_sim_half_lr_g1.5e-3': dict(HALF_SIM, lr_g=1.5e-3),
+    'k4_sim_half_lr_g2e-3': dict(HALF_SIM, lr_g=2e-3),
+    'k4_sim_half_lr_d1e-4': dict(HALF_SIM, lr_d=1e-4),
+    'k4_sim_half_beta2_99': dict(HALF_SIM, beta2=0.99),
 })
 
 
@@ -120,9 +129,9 @@ def build_graph(name, channels):
     step = tf.train.get_or_create_global_step()
     lr_scale = tf.placeholder_with_default(1.0, (), name='lr_scale')
     with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
-        d_opt = tf.train.AdamOptimizer(s['lr_d'] * lr_scale, s['beta1']).minimize(
+        d_opt = tf.train.AdamOptimizer(s['lr_d'] * lr_scale, s['beta1'], s['beta2']).minimize(
             d_loss, var_list=tf.trainable_variables('discriminator'))
-        g_opt = tf.train.AdamOptimizer(s['lr_g'] * lr_scale, s['beta1']).minimize(
+        g_opt = tf.train.AdamOptimizer(s['lr_g'] * lr_scale, s['beta1'], s['beta2']).minimize(
             g_loss, var_list=tf.trainable_variables('generator'), global_step=step)
     if s['ema']:
         g_opt, sampler = with_weight_average(g_opt, s['ema'], step, lambda: generator(input_z, channels, False))

@@ -63,9 +63,9 @@ MISTAKES = [
     ('model_opt', "with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):",
      "with tf.control_dependencies([]):", 'moving averages'),
     ('model_opt', "minimize(d_loss, var_list=d_vars)", "minimize(d_loss)", 'd_train_opt changed'),
-    ('model_opt', "minimize(g_loss, var_list=g_vars)", "minimize(g_loss, var_list=variables)", 'g_train_opt changed'),
-    ('model_opt', "tf.train.AdamOptimizer(learning_rate, beta1=beta1).minimize(g_loss",
-     "tf.train.GradientDescentOptimizer(learning_rate).minimize(g_loss", 'AdamOptimizer'),
+    ('model_opt', "g_loss, var_list=g_vars)", "g_loss, var_list=variables)", 'g_train_opt changed'),
+    ('model_opt', "tf.train.AdamOptimizer(learning_rate * GENERATOR_LR_FACTOR, beta1=beta1)",
+     "tf.train.GradientDescentOptimizer(learning_rate * GENERATOR_LR_FACTOR)", 'AdamOptimizer'),
     ('model_opt', "tf.train.AdamOptimizer(learning_rate, beta1=beta1).minimize(d_loss",
      "tf.train.AdamOptimizer(learning_rate).minimize(d_loss", 'pass beta1'),
 ]

@@ -29,6 +29,17 @@ def test_train_saves_a_generator_that_generate_py_reads(mnist_data, tmp_path, ca
     np.testing.assert_array_equal(images, generate(tmp_path / 'ckpt', 70, seed=1))  # the seed repeats it
 
 
+def test_grids_during_training_do_not_grow_the_graph(mnist_data, capsys):
+    # every grid must reuse train()'s sampler: a new generator subgraph per grid slows a long run down
+    notebook = load_functions(tf)
+    op_counts = []
+    for show_every in (1, 100):  # a grid after every batch, or only the final one
+        notebook['train'](1, 16, 100, 2e-4, 0.5, mnist_data.get_batches, mnist_data.shape, 'L',
+                          show_every=show_every, max_batches=4)
+        op_counts.append(len(tf.get_default_graph().get_operations()))
+    assert op_counts[0] == op_counts[1], f'{op_counts[0] - op_counts[1]} more ops after 3 more grids'
+
+
 def test_one_run_updates_of_both_networks_use_resource_variables():
     # train() runs both optimizers in one sess.run; only resource variables give that run one snapshot
     # of D's weights, so G's gradient cannot read a half-updated discriminator.
