@@ -21,7 +21,7 @@ def cell_sources(notebook=NOTEBOOK):
     return [cell['source'] for cell in code_cells(notebook)]
 
 
-def _parse(source):
+def parse_cell(source):
     """The cell's code, with IPython magics (%matplotlib ...) left out."""
     lines = [line for line in source.splitlines() if not line.lstrip().startswith(('%', '!'))]
     return ast.parse('\n'.join(lines)), '\n'.join(lines)
@@ -32,7 +32,7 @@ def definitions_source(sources):
     import, plus the assignments made in the cells that define a graded function."""
     kept = []
     for source in sources:
-        tree, text = _parse(source)
+        tree, text = parse_cell(source)
         defines_graded = any(f'def {name}(' in text for name in GRADED)
         wanted = (ast.FunctionDef, ast.Import, ast.ImportFrom) + ((ast.Assign,) if defines_graded else ())
         kept += [ast.get_source_segment(text, node) for node in tree.body if isinstance(node, wanted)]
@@ -49,7 +49,7 @@ def load_functions(tf, source=None, notebook=NOTEBOOK):
 
 def cell_settings(source):
     """The constant assignments of one cell (batch_size = 64, ...), as a dict."""
-    tree, _ = _parse(source)
+    tree, _ = parse_cell(source)
     return {node.targets[0].id: node.value.value for node in tree.body
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
             and isinstance(node.targets[0], ast.Name)}

@@ -7,6 +7,7 @@ running `train` briefly on random data; training and quality by the notebook's s
 Nothing is judged by the text of the code. Exits 1 when a line is not met.
 """
 import argparse
+import ast
 import contextlib
 import io
 import os
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .notebook import NOTEBOOK, cell_settings, code_cells, load_functions, read
+from .notebook import NOTEBOOK, cell_settings, code_cells, load_functions, parse_cell, read
 from .submit import completeness_problems, images_in, stdout_of, unit_test_problems
 
 HYPERPARAMETER_RANGES = {'batch_size': (16, 256), 'z_dim': (32, 256), 'learning_rate': (1e-5, 1e-3),
@@ -28,6 +29,17 @@ def describe(error):
     """An exception as one line: its type and the first line of its message."""
     lines = str(error).splitlines()
     return f'{type(error).__name__}: {lines[0]}' if lines else type(error).__name__
+
+
+def calls_train(source):
+    """Whether the cell's own statements call train(...), outside any function it defines."""
+    try:
+        tree, _ = parse_cell(source)
+    except SyntaxError:
+        return bool(re.search(r'(?<![\w.])train\(', source)) and 'def train(' not in source
+    top_level = [node for node in tree.body if not isinstance(node, (ast.FunctionDef, ast.ClassDef))]
+    return any(isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == 'train'
+               for statement in top_level for node in ast.walk(statement))
 
 
 class NotebookCodeError(Exception):
@@ -57,9 +69,8 @@ class Submission:
         return self._functions
 
     def training_cells(self):
-        """Cells that call train() (and do not define it)."""
-        return [c for c in self.cells
-                if re.search(r'(?<![\w.])train\(', c['source']) and 'def train(' not in c['source']]
+        """Cells whose top-level code calls train() (a mention in a docstring or comment does not count)."""
+        return [c for c in self.cells if calls_train(c['source'])]
 
     def all_stdout(self):
         return '\n'.join(stdout_of(c) for c in self.cells)

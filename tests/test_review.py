@@ -73,6 +73,15 @@ def test_typical_mistakes_fail_exactly_their_lines(reference, tmp_path, old, new
     assert failing_lines(edited(reference, tmp_path, old, new)) == expected
 
 
+def test_training_cells_are_the_cells_that_call_train():
+    assert review.calls_train('%matplotlib inline\nhistory = train(1, 64, get_batches)\n')
+    assert review.calls_train('print(train(1, 64))')
+    assert not review.calls_train('def show(sess):\n    """train() passes its sampler."""\n    return sess\n')
+    assert not review.calls_train('# then call train(...)\nx = 1\n')
+    assert not review.calls_train('def train(epochs):\n    return train(epochs - 1)\n')
+    assert not review.calls_train('model.train(1)')
+
+
 def test_unrun_and_half_run_notebooks_fail_the_output_lines(reference, tmp_path):
     expected = {'unit tests', 'train', 'digits', 'faces'}
     assert failing_lines(write(cleared_from(reference, 0), tmp_path / 'unrun.ipynb')) == expected
