@@ -24,10 +24,9 @@ def test_mnist_ran_every_epoch_with_a_grid_every_100_batches():
 
 def test_celeba_ran_the_batches_of_its_full_size_epochs_with_a_grid_every_100():
     cell = cell_running('celeba_history = train(')
-    text = stdout_of(cell)
+    text, settings = stdout_of(cell), cell_settings(cell['source'])
     faces, epochs = re.search(r'([\d,]+) faces: (\d+) epochs', text).groups()
-    batches = int(epochs) * (int(faces.replace(',', '')) // 64)
+    batches = int(epochs) * (int(faces.replace(',', '')) // settings['batch_size'])
     assert f'Finished after {batches} batches' in text
-    settings = cell_settings(cell['source'])
     wanted = settings['full_celeba_epochs'] * (settings['full_celeba_size'] // settings['batch_size'])
     assert abs(batches - wanted) <= 0.05 * wanted and images_in(cell) >= batches // 100
