@@ -27,11 +27,12 @@ tf = helper.import_tensorflow()
 # Adam 2e-4 / beta1 0.5, smoothing 0.9, leaky ReLU 0.2, N(0, 0.02) init, uniform z, batch 64.
 # Variants may also set ema (sample from a moving average of G's weights with this decay) and
 # simultaneous (update D and G in one run from one forward pass, as Keras tutorials do) and
-# decay_from (the fraction of the budget after which both learning rates fall linearly to zero);
+# decay_from (the fraction of the budget after which both learning rates fall linearly to zero) and
+# minibatch_std (D also sees the batch's mean standard deviation as one more feature map);
 # lr_d and lr_g are the two networks' Adam learning rates; beta1 and beta2 apply to both.
 RECIPE = dict(d_filters=(64, 128, 256), g_filters=(256, 128), kernel=5, alpha=0.2, init_std=0.02,
               smooth=0.9, lr_d=2e-4, lr_g=2e-4, beta1=0.5, beta2=0.999, g_steps=1, z_dist='uniform', z_dim=100,
-              bn_momentum=0.99, ema=None, simultaneous=False, decay_from=None)
+              bn_momentum=0.99, ema=None, simultaneous=False, decay_from=None, minibatch_std=False)
 VARIANTS = {
     'recipe': {},
     'ttur': dict(lr_d=4e-4, lr_g=1e-4),
@@ -72,6 +73,13 @@ VARIANTS.update({
     'k4_sim_half_lr_d1e-4': dict(HALF_SIM, lr_d=1e-4),
     'k4_sim_half_beta2_99': dict(HALF_SIM, beta2=0.99),
 })
+NOTEBOOK_LIKE = VARIANTS['k4_sim_half_lr_g1e-3']
+VARIANTS.update({  # aimed at the class balance: does any of these keep every digit class at 7% or more?
+    'k4_sim_half_lr_g1e-3_normal_z': dict(NOTEBOOK_LIKE, z_dist='normal'),
+    'k4_sim_half_lr_g1e-3_ema999': dict(NOTEBOOK_LIKE, ema=0.999),
+    'k4_sim_half_lr_g1e-3_decay08': dict(NOTEBOOK_LIKE, decay_from=0.8),  # both rates to 0 over the last 20%
+    'k4_sim_half_lr_g1e-3_mbstd': dict(NOTEBOOK_LIKE, minibatch_std=True),
+})
 
 
 def build_recipe(s):
@@ -88,6 +96,9 @@ def build_recipe(s):
                 x = tf.layers.conv2d(x, filters, s['kernel'], strides=2, padding='same', kernel_initializer=init)
                 x = x if i == 0 else tf.layers.batch_normalization(x, momentum=s['bn_momentum'], training=True)
                 x = tf.nn.leaky_relu(x, s['alpha'])
+            if s['minibatch_std']:  # one more feature map: how much the batch varies (Karras et al. 2018)
+                _, spread = tf.nn.moments(x, axes=[0])
+                x = tf.concat([x, tf.ones_like(x[..., :1]) * tf.reduce_mean(tf.sqrt(spread + 1e-8))], axis=-1)
             logits = tf.layers.dense(tf.layers.flatten(x), 1, kernel_initializer=init)
             return tf.sigmoid(logits), logits
 
@@ -150,7 +161,8 @@ def with_weight_average(g_opt, decay, step, build_sampler):
 
     def averaged(getter, name, *args, **kwargs):
         variable = getter(name, *args, **kwargs)
-        return average.average(variable) or variable
+        shadow = average.average(variable)  # None for variables without an average (batch norm's statistics)
+        return variable if shadow is None else shadow
     with tf.variable_scope(tf.get_variable_scope(), custom_getter=averaged):
         return g_opt, build_sampler()
 
