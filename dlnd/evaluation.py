@@ -1,6 +1,20 @@
-"""Metric callables for training: each takes generated images in [-1, 1] and returns named numbers."""
+"""Metric callables for training: each takes generated images in [-1, 1] and returns named numbers.
+
+Run as a command, it scores a .npy of generated images (from dlnd.generate, say):
+
+    python -m dlnd.evaluation mnist_samples.npy [--data data]
+
+MNIST (1 channel): the metrics of the first 1,000 images, and each class's share over all of them
+(10,000 images pin a share down to about 0.3 points). CelebA (3 channels): SWD of the first 1,000.
+"""
+import argparse
+import sys
+
+import numpy as np
+
 from . import celeba, metrics, mnist
 from .dataset import to_unit_range
+from .fileio import DataError
 from .mnist_classifier import load_or_train
 
 EVAL_IMAGES = 1000
@@ -39,3 +53,37 @@ class CelebaEvaluator:
 
     def real_baseline(self):
         return self(self.other_real)
+
+
+def load_samples(path):
+    """Generated images (n, 28, 28, 1 or 3) in [-1, 1], at least EVAL_IMAGES of them, or a DataError."""
+    images = np.load(path)
+    if images.ndim != 4 or images.shape[1:3] != (28, 28) or images.shape[3] not in (1, 3):
+        raise DataError(f'{path}: expected images of shape (n, 28, 28, 1 or 3), got {images.shape}')
+    if len(images) < EVAL_IMAGES:
+        raise DataError(f'{path}: {len(images)} images; the metrics need at least {EVAL_IMAGES}')
+    if images.min() < -1 or images.max() > 1:
+        raise DataError(f'{path}: values from {images.min():.2f} to {images.max():.2f}; expected [-1, 1]')
+    return images
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('samples', help='.npy of generated images, e.g. from python -m dlnd.generate')
+    parser.add_argument('--data', default='data', help='the data folder with MNIST or the CelebA cache')
+    args = parser.parse_args(argv)
+    images = load_samples(args.samples)
+    evaluator = (MnistEvaluator if images.shape[3] == 1 else CelebaEvaluator)(args.data)
+    real, generated = evaluator.real_baseline(), evaluator(images)
+    print(f'{"metric":24}{"generated":>12}{"real data":>12}   (first {EVAL_IMAGES} images)')
+    for name, value in generated.items():
+        if np.isscalar(value):
+            print(f'{name:24}{value:12.2f}{real[name]:12.2f}')
+    if isinstance(evaluator, MnistEvaluator):
+        shares = metrics.class_histogram(evaluator.classifier.probabilities(images))
+        print(f'class shares over all {len(images):,} images: '
+              + '  '.join(f'{digit}: {share:.1%}' for digit, share in enumerate(shares)))
+
+
+if __name__ == '__main__':
+    sys.exit(main())

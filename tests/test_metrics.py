@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import helper
-from dlnd import metrics, mnist
+from dlnd import evaluation, metrics, mnist
 from dlnd.dataset import to_unit_range
 from dlnd.evaluation import CelebaEvaluator, MnistEvaluator
 from dlnd.mnist_classifier import MIN_ACCURACY, accuracy_on_test_set, load_or_train
@@ -75,6 +75,24 @@ def test_mnist_metrics_separate_real_digits_from_collapse_and_noise(mnist_folder
     assert collapsed['classifier score'] < 1.5 and collapsed['class histogram'][1] > 0.9
     assert collapsed['Frechet distance'] > 10 * real['Frechet distance']
     assert noise['Frechet distance'] > collapsed['Frechet distance'] / 4
+
+
+def test_evaluation_command_scores_a_npy_and_counts_classes_over_all_images(mnist_folder, tmp_path, capsys):
+    labels = np.asarray(mnist.load_labels(mnist_folder)[:3000])
+    fives_last = np.argsort(labels == 5, kind='stable')  # the first 1,000 images hold no five
+    np.save(tmp_path / 'digits.npy', to_unit_range(mnist.load_images(mnist_folder)[:3000])[fives_last])
+    evaluation.main([str(tmp_path / 'digits.npy'), '--data', str(mnist_folder)])
+    out = capsys.readouterr().out
+    assert float(out.split('smallest class share')[1].split()[0]) == 0, out  # the metrics: the first 1,000
+    shares = out.split('class shares over all 3,000 images: ')[1].split()
+    fives = float(shares[shares.index('5:') + 1].rstrip('%')) / 100
+    assert abs(fives - np.mean(labels == 5)) < 0.01, out  # over all 3,000, not the first 1,000
+
+
+def test_evaluation_command_names_the_file_with_the_wrong_shape(tmp_path):
+    np.save(tmp_path / 'flat.npy', np.zeros((1000, 784), np.float32))
+    with pytest.raises(helper.DataError, match=r'flat\.npy: expected images of shape \(n, 28, 28, 1 or 3\)'):
+        evaluation.main([str(tmp_path / 'flat.npy')])
 
 
 def test_celeba_evaluator_names_each_level(celeba_folder):
