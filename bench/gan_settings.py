@@ -183,13 +183,17 @@ def as_json(scores):
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in scores.items()}
 
 
-def train_setting(name, dataset, batches, cpu_budget, evaluator, seed=0):
-    """Train until `batches` batches or `cpu_budget` CPU seconds; returns the result record."""
+def train_setting(name, dataset, batches, cpu_budget, evaluator, seed=0, samples=10_000):
+    """Train until `batches` batches or `cpu_budget` CPU seconds; returns (the result record, the samples).
+
+    The metrics score the first 1,000 samples; on MNIST the record also has each class's share over all
+    of them (10,000 pin a share down to 0.3 points, 1,000 only to 0.8).
+    """
     with tf.Graph().as_default():
         tf.set_random_seed(seed)
         rng = np.random.default_rng(seed)
         input_real, input_z, train_ops, sampler, settings = build_graph(name, dataset.shape[3])
-        eval_z = sample_z(np.random.default_rng(1234), settings, 1000)
+        eval_z = sample_z(np.random.default_rng(1234), settings, samples)  # its first 1,000 as before
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             start, done, spent = time.process_time(), 0, 0.0
@@ -204,8 +208,11 @@ def train_setting(name, dataset, batches, cpu_budget, evaluator, seed=0):
                 spent = time.process_time() - start
                 if done == batches or (cpu_budget and spent >= cpu_budget):
                     break
-            samples = sess.run(sampler, {input_z: eval_z})
-    return {'setting': name, 'batches': done, 'cpu_seconds': round(spent, 1), **as_json(evaluator(samples))}, samples
+            images = np.concatenate([sess.run(sampler, {input_z: eval_z[i:i + 1000]}) for i in range(0, samples, 1000)])
+    record = {'setting': name, 'batches': done, 'cpu_seconds': round(spent, 1), **as_json(evaluator(images))}
+    if isinstance(evaluator, MnistEvaluator):
+        record[f'class shares of {samples}'] = evaluator.class_shares(images).tolist()
+    return record, images
 
 
 def main():
@@ -225,7 +232,7 @@ def main():
     results, budget = [baseline], args.budget
     for name in args.settings:
         record, samples = train_setting(name, dataset, args.batches if budget is None else None, budget, evaluator,
-                                        args.seed)
+                                        args.seed, samples=10_000 if args.dataset == 'mnist' else 1000)
         budget = budget or record['cpu_seconds']
         print(json.dumps(record), flush=True)
         results.append(record)

@@ -38,6 +38,10 @@ class MnistEvaluator:
     def real_baseline(self):
         return self(self.other_real)
 
+    def class_shares(self, generated):
+        """Each digit's share of all the generated images (not only the first 1,000)."""
+        return metrics.class_histogram(self.classifier.probabilities(generated))
+
 
 class CelebaEvaluator:
     """Sliced Wasserstein distance (x1000) per pyramid level (28, 14, 7 px) against real faces,
@@ -80,7 +84,7 @@ def main(argv=None):
         if np.isscalar(value):
             print(f'{name:24}{value:12.2f}{real[name]:12.2f}')
     if isinstance(evaluator, MnistEvaluator):
-        shares = metrics.class_histogram(evaluator.classifier.probabilities(images))
+        shares = evaluator.class_shares(images)
         print(f'class shares over all {len(images):,} images: '
               + '  '.join(f'{digit}: {share:.1%}' for digit, share in enumerate(shares)))
 
