@@ -3,6 +3,7 @@
     python bench/gan_settings.py mnist recipe notebook        # the course recipe against the notebook
     python bench/gan_settings.py celeba recipe notebook --batches 3000
     python bench/gan_settings.py mnist recipe lr_g4e-4 ...    # named variants from VARIANTS below
+    python bench/gan_settings.py mnist notebook --batches 12000 --every 1000   # scores along the way too
 
 The first setting trains for --batches batches (default: 2 MNIST epochs); its process CPU time is
 the budget every other setting gets. 'notebook' uses the functions and settings of
@@ -186,20 +187,33 @@ def as_json(scores):
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in scores.items()}
 
 
-def train_setting(name, dataset, batches, cpu_budget, evaluator, seed=0):
+def score(images, evaluator):
+    """The evaluator's metrics (of the first 1,000 images) and, on MNIST, each class's share over all of them."""
+    record = as_json(evaluator(images))
+    if isinstance(evaluator, MnistEvaluator):
+        record[f'class shares of {len(images)}'] = evaluator.class_shares(images).tolist()
+    return record
+
+
+def train_setting(name, dataset, batches, cpu_budget, evaluator, seed=0, every=None):
     """Train until `batches` batches or `cpu_budget` CPU seconds; returns (the result record, the samples).
 
     The metrics score the first 1,000 samples; on MNIST there are CLASS_SHARE_SAMPLES, and the record
     also has each class's share over all of them (10,000 pin a share down to 0.3 points, 1,000 to 0.8).
+    With `every`, the same scores are also printed every that many batches (their CPU time is not
+    counted against the budget), to see how a setting moves during training.
     """
-    mnist = isinstance(evaluator, MnistEvaluator)
-    samples = CLASS_SHARE_SAMPLES if mnist else EVAL_IMAGES
+    samples = CLASS_SHARE_SAMPLES if isinstance(evaluator, MnistEvaluator) else EVAL_IMAGES
     with tf.Graph().as_default():
         tf.set_random_seed(seed)
         rng = np.random.default_rng(seed)
         input_real, input_z, train_ops, sampler, settings = build_graph(name, dataset.shape[3])
         eval_z = sample_z(np.random.default_rng(1234), settings, samples)  # its first 1,000 as before
         with tf.Session() as sess:
+            def generate():
+                return np.concatenate([sess.run(sampler, {input_z: eval_z[i:i + EVAL_IMAGES]})
+                                       for i in range(0, samples, EVAL_IMAGES)])
+
             sess.run(tf.global_variables_initializer())
             start, done, spent = time.process_time(), 0, 0.0
             for batch in endless_batches(dataset):
@@ -213,12 +227,12 @@ def train_setting(name, dataset, batches, cpu_budget, evaluator, seed=0):
                 spent = time.process_time() - start
                 if done == batches or (cpu_budget and spent >= cpu_budget):
                     break
-            images = np.concatenate([sess.run(sampler, {input_z: eval_z[i:i + EVAL_IMAGES]})
-                                     for i in range(0, samples, EVAL_IMAGES)])
-    record = {'setting': name, 'batches': done, 'cpu_seconds': round(spent, 1), **as_json(evaluator(images))}
-    if mnist:
-        record[f'class shares of {samples}'] = evaluator.class_shares(images).tolist()
-    return record, images
+                if every and done % every == 0:
+                    progress = {'setting': name, 'batches': done, 'cpu_seconds': round(spent, 1)}
+                    print(json.dumps({**progress, **score(generate(), evaluator)}), flush=True)
+                    start = time.process_time() - spent  # scoring is not training time
+            images = generate()
+    return {'setting': name, 'batches': done, 'cpu_seconds': round(spent, 1), **score(images, evaluator)}, images
 
 
 def main():
@@ -230,6 +244,7 @@ def main():
     parser.add_argument('--budget', type=float, help='CPU seconds for every setting (instead of the first one\'s)')
     parser.add_argument('--save', help='folder for a JSON of the results and .npy of the samples')
     parser.add_argument('--seed', type=int, default=0, help='seeds the weights, the noise and the batch order')
+    parser.add_argument('--every', type=int, help='also print the scores every that many batches')
     args = parser.parse_args()
     dataset = helper.Dataset(args.dataset, args.data, seed=args.seed)
     evaluator = (MnistEvaluator if args.dataset == 'mnist' else CelebaEvaluator)(args.data)
@@ -238,7 +253,7 @@ def main():
     results, budget = [baseline], args.budget
     for name in args.settings:
         record, samples = train_setting(name, dataset, args.batches if budget is None else None, budget, evaluator,
-                                        args.seed)
+                                        args.seed, args.every)
         budget = budget or record['cpu_seconds']
         print(json.dumps(record), flush=True)
         results.append(record)

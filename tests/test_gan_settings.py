@@ -1,5 +1,6 @@
 """bench/gan_settings.py: every named setting builds, and the kinds of setting train on real MNIST batches."""
 import importlib.util
+import json
 
 import numpy as np
 import pytest
@@ -29,3 +30,12 @@ def test_settings_train_and_are_scored(name, mnist_folder):
     record, samples = gan_settings.train_setting(name, dataset, 3, None, lambda s: {'mean': float(s.mean())})
     assert record['setting'] == name and record['batches'] == 3
     assert samples.shape == (1000, 28, 28, 1) and np.abs(samples).max() <= 1 and np.isfinite(record['mean'])
+
+
+def test_every_prints_the_scores_during_training(mnist_folder, capsys):
+    dataset = gan_settings.helper.Dataset('mnist', mnist_folder)
+    record, _ = gan_settings.train_setting('k4_sim_half', dataset, 5, None, lambda s: {'mean': float(s.mean())},
+                                           every=2)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line['batches'] for line in lines] == [2, 4] and record['batches'] == 5
+    assert all(line['setting'] == 'k4_sim_half' and np.isfinite(line['mean']) for line in lines)
