@@ -7,7 +7,8 @@
 
 The first setting trains for --batches batches (default: 2 MNIST epochs); its process CPU time is
 the budget every other setting gets. 'notebook' uses the functions and settings of
-dlnd_face_generation.ipynb itself; every other name is the course recipe with some changes.
+dlnd_face_generation.ipynb itself, and the NOTEBOOK_VARIANTS names (notebook_b128) the same with
+other training settings; every other name is the course recipe with some changes.
 """
 import argparse
 import json
@@ -29,11 +30,13 @@ tf = helper.import_tensorflow()
 # Variants may also set ema (sample from a moving average of G's weights with this decay) and
 # simultaneous (update D and G in one run from one forward pass, as Keras tutorials do) and
 # decay_from (the fraction of the budget after which both learning rates fall linearly to zero) and
-# minibatch_std (D also sees the batch's mean standard deviation as one more feature map);
+# minibatch_std (D also sees the batch's mean standard deviation as one more feature map) and
+# d_dropout (the fraction of D's activations dropped after each convolution, as TensorFlow's DCGAN tutorial);
 # lr_d and lr_g are the two networks' Adam learning rates; beta1 and beta2 apply to both.
 RECIPE = dict(d_filters=(64, 128, 256), g_filters=(256, 128), kernel=5, alpha=0.2, init_std=0.02,
               smooth=0.9, lr_d=2e-4, lr_g=2e-4, beta1=0.5, beta2=0.999, g_steps=1, z_dist='uniform', z_dim=100,
-              bn_momentum=0.99, ema=None, simultaneous=False, decay_from=None, minibatch_std=False)
+              bn_momentum=0.99, ema=None, simultaneous=False, decay_from=None, minibatch_std=False,
+              d_dropout=0.0, batch_size=64)
 VARIANTS = {
     'recipe': {},
     'ttur': dict(lr_d=4e-4, lr_g=1e-4),
@@ -80,7 +83,11 @@ VARIANTS.update({  # aimed at the class balance: does any of these keep every di
     'k4_sim_half_lr_g1e-3_ema999': dict(NOTEBOOK_LIKE, ema=0.999),
     'k4_sim_half_lr_g1e-3_decay08': dict(NOTEBOOK_LIKE, decay_from=0.8),  # both rates to 0 over the last 20%
     'k4_sim_half_lr_g1e-3_mbstd': dict(NOTEBOOK_LIKE, minibatch_std=True),
+    'k4_sim_half_lr_g1e-3_lr_d4e-4': dict(NOTEBOOK_LIKE, lr_d=4e-4),  # D 2x faster, G still 1e-3
+    'k4_sim_half_lr_g1e-3_dropout': dict(NOTEBOOK_LIKE, d_dropout=0.3),
 })
+# The notebook's own functions with other training settings (aimed at the class balance too).
+NOTEBOOK_VARIANTS = {'notebook_b128': dict(batch_size=128)}
 
 
 def build_recipe(s):
@@ -97,6 +104,7 @@ def build_recipe(s):
                 x = tf.layers.conv2d(x, filters, s['kernel'], strides=2, padding='same', kernel_initializer=init)
                 x = x if i == 0 else tf.layers.batch_normalization(x, momentum=s['bn_momentum'], training=True)
                 x = tf.nn.leaky_relu(x, s['alpha'])
+                x = tf.nn.dropout(x, rate=s['d_dropout']) if s['d_dropout'] else x
             if s['minibatch_std']:  # one more feature map: how much the batch varies (Karras et al. 2018)
                 _, spread = tf.nn.moments(x, axes=[0])
                 x = tf.concat([x, tf.ones_like(x[..., :1]) * tf.reduce_mean(tf.sqrt(spread + 1e-8))], axis=-1)
@@ -118,9 +126,9 @@ def build_recipe(s):
 
 def build_graph(name, channels):
     """(input_real, input_z, train ops, sampler, settings) for a named setting."""
-    if name == 'notebook':
+    if name == 'notebook' or name in NOTEBOOK_VARIANTS:
         from dlnd.notebook import load_functions, notebook_settings
-        functions, settings = load_functions(tf), notebook_settings()
+        functions, settings = load_functions(tf), dict(notebook_settings(), **NOTEBOOK_VARIANTS.get(name, {}))
         input_real, input_z, lr = functions['model_inputs'](28, 28, channels, settings['z_dim'])
         d_loss, g_loss = functions['model_loss'](input_real, input_z, channels)
         d_opt, g_opt = functions['model_opt'](d_loss, g_loss, lr, settings['beta1'])
@@ -177,9 +185,9 @@ def sample_z(rng, settings, count):
     return rng.uniform(-1, 1, size=(count, settings['z_dim']))
 
 
-def endless_batches(dataset):
+def endless_batches(dataset, batch_size):
     while True:
-        yield from dataset.get_batches(64)
+        yield from dataset.get_batches(batch_size)
 
 
 def as_json(scores):
@@ -216,7 +224,7 @@ def train_setting(name, dataset, batches, cpu_budget, evaluator, seed=0, every=N
 
             sess.run(tf.global_variables_initializer())
             start, done, spent = time.process_time(), 0, 0.0
-            for batch in endless_batches(dataset):
+            for batch in endless_batches(dataset, settings['batch_size']):
                 feed = {input_real: batch, input_z: sample_z(rng, settings, len(batch)), **settings['feed']}
                 if settings.get('decay_from') is not None:
                     progress = spent / cpu_budget if cpu_budget else done / batches
