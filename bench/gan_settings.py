@@ -222,6 +222,9 @@ def train_setting(name, dataset, batches, cpu_budget, evaluator, seed=0, every=N
                 return np.concatenate([sess.run(sampler, {input_z: eval_z[i:i + EVAL_IMAGES]})
                                        for i in range(0, samples, EVAL_IMAGES)])
 
+            def position():  # where training is now: the head of every printed record
+                return {'setting': name, 'batches': done, 'cpu_seconds': round(spent, 1)}
+
             sess.run(tf.global_variables_initializer())
             start, done, spent = time.process_time(), 0, 0.0
             for batch in endless_batches(dataset, settings['batch_size']):
@@ -236,11 +239,10 @@ def train_setting(name, dataset, batches, cpu_budget, evaluator, seed=0, every=N
                 if done == batches or (cpu_budget and spent >= cpu_budget):
                     break
                 if every and done % every == 0:
-                    progress = {'setting': name, 'batches': done, 'cpu_seconds': round(spent, 1)}
-                    print(json.dumps({**progress, **score(generate(), evaluator)}), flush=True)
+                    print(json.dumps({**position(), **score(generate(), evaluator)}), flush=True)
                     start = time.process_time() - spent  # scoring is not training time
             images = generate()
-    return {'setting': name, 'batches': done, 'cpu_seconds': round(spent, 1), **score(images, evaluator)}, images
+    return {**position(), **score(images, evaluator)}, images
 
 
 def main():
