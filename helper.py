@@ -10,14 +10,14 @@ Set DLND_DATA_SOURCE to a local folder or base URL to try it before the public m
 (its layout: mnist/*.gz, celeba/img_align_celeba/ or celeba/img_align_celeba.zip).
 The code lives in the dlnd package; this module keeps the course's names.
 """
-from dlnd.tf_setup import use_legacy_keras
+from dlnd.tf_setup import set_tensorflow_environment
 
-use_legacy_keras()  # before anything imports TensorFlow, so tf.layers gets Keras 2
+set_tensorflow_environment()  # before anything imports TensorFlow, so tf.layers gets Keras 2
 
 from dlnd.dataset import Dataset, download_extract, get_batch, grid_display, images_square_grid  # noqa: E402
 from dlnd.download import SOURCE_ENV  # noqa: E402
 from dlnd.fileio import DataError  # noqa: E402
-from dlnd.tf_setup import device_summary, import_tensorflow  # noqa: E402
+from dlnd.tf_setup import device_summary, import_tensorflow, session_config  # noqa: E402
 
 __all__ = ['DataError', 'Dataset', 'SOURCE_ENV', 'device_summary', 'download_extract', 'get_batch',
-           'grid_display', 'images_square_grid', 'import_tensorflow']
+           'grid_display', 'images_square_grid', 'import_tensorflow', 'session_config']

@@ -27,15 +27,17 @@ def parse_cell(source):
     return ast.parse('\n'.join(lines)), '\n'.join(lines)
 
 
-def definitions_source(sources):
+def definitions_source(sources, graded=GRADED):
     """What the graded functions need, without running anything else: every function definition and
-    import, plus the assignments made in the cells that define a graded function."""
+    import, the assignments made in the cells that define a graded function, and every assignment of a
+    plain constant (learners' functions often read a global such as `epochs`)."""
     kept = []
     for source in sources:
         tree, text = parse_cell(source)
-        defines_graded = any(f'def {name}(' in text for name in GRADED)
-        wanted = (ast.FunctionDef, ast.Import, ast.ImportFrom) + ((ast.Assign,) if defines_graded else ())
-        kept += [ast.get_source_segment(text, node) for node in tree.body if isinstance(node, wanted)]
+        defines_graded = any(f'def {name}(' in text for name in graded)
+        kept += [ast.get_source_segment(text, node) for node in tree.body
+                 if isinstance(node, (ast.FunctionDef, ast.Import, ast.ImportFrom))
+                 or isinstance(node, ast.Assign) and (defines_graded or isinstance(node.value, ast.Constant))]
     return '\n\n'.join(kept)
 
 

@@ -4,7 +4,9 @@
 
 The graded functions are judged by the graphs they build (the checks of problem_unittests) and by
 running `train` briefly on random data; training and quality by the notebook's stored outputs.
-Nothing is judged by the text of the code. Exits 1 when a line is not met.
+Nothing is judged by the text of the code. What the rubric requires decides a line; what the course's
+reviewers only recommended (label smoothing, leaky ReLU, Adam with beta1 0.5, ...) is printed as a
+suggestion under a line that is met. Exits 1 when a line is not met.
 """
 import argparse
 import ast
@@ -77,6 +79,7 @@ class Submission:
 
 
 def graded(name):
+    """The rubric line of a graded function: its check in problem_unittests, with the check's suggestions."""
     def check(sub):
         try:
             function = sub.functions.get(name)
@@ -86,12 +89,12 @@ def graded(name):
             return False, f'{name} is not defined'
         try:
             with contextlib.redirect_stdout(io.StringIO()):
-                getattr(sub.tests, f'test_{name}')(function)
+                suggestions = sub.tests.check(name, function)
         except AssertionError as e:
             return False, str(e)
         except Exception as e:
             return False, f'{name} raised {describe(e)}'
-        return True, 'the graph it builds passes every graded check'
+        return True, 'the graph it builds passes every graded check', suggestions
     return check
 
 
@@ -110,6 +113,10 @@ def train_behaves(sub, batches=201, batch_size=4):
         return False, 'train or show_generator_output is not defined'
     shown, real_show = [], functions['show_generator_output']
     functions['show_generator_output'] = lambda *a, **k: shown.append(1) or real_show(*a, **k)
+    rates, real_opt = [], functions.get('model_opt')
+    if callable(real_opt):
+        functions['model_opt'] = lambda d_loss, g_loss, rate, *a, **k: rates.append(rate) or real_opt(
+            d_loss, g_loss, rate, *a, **k)
     rng = np.random.default_rng(0)
 
     def get_batches(size):
@@ -117,12 +124,12 @@ def train_behaves(sub, batches=201, batch_size=4):
             yield rng.uniform(-1, 1, (size, 28, 28, 1)).astype(np.float32)
     printed = io.StringIO()
     try:
-        with contextlib.redirect_stdout(printed):
+        with contextlib.redirect_stdout(printed), sub.tests.tf.Graph().as_default():  # as the notebook runs it
             functions['train'](1, batch_size, 16, 2e-4, 0.5, get_batches, (batches * batch_size, 28, 28, 1), 'L')
     except Exception as e:
         return False, f'train failed on random data: {describe(e)}'
     finally:
-        functions['show_generator_output'] = real_show
+        functions['show_generator_output'], functions['model_opt'] = real_show, real_opt
         import matplotlib.pyplot as plt
         plt.close('all')  # outside Jupyter, plt.show() leaves every figure open
     if not all(re.search(p, printed.getvalue()) for p in LOSS_PATTERNS):
@@ -135,7 +142,11 @@ def train_behaves(sub, batches=201, batch_size=4):
     for cell in training:
         if not images_in(cell) or not all(re.search(p, stdout_of(cell)) for p in LOSS_PATTERNS):
             return False, 'a training cell has no printed losses or no images in its output (was it run?)'
-    return True, f'printed both losses and showed {len(shown)} grids in {batches} batches; the training cells show both'
+    suggestions = [f'train passes model_opt the learning rate as the number {rate}; pass the placeholder from '
+                   'model_inputs and feed the number, so the graph need not be rebuilt to change it'
+                   for rate in rates if not hasattr(rate, 'graph')]
+    return (True, f'printed both losses and showed {len(shown)} grids in {batches} batches; the training cells show '
+            'both', suggestions)
 
 
 def sensible_hyperparameters(sub):
@@ -182,15 +193,17 @@ def faces_look_like_faces(sub, max_ratio=5):
 
 
 RUBRIC = [
-    ('model_inputs returns the real-image (rank 4), z (rank 2) and learning-rate (rank 0) placeholders',
-     graded('model_inputs')),
+    ('model_inputs returns the real-image (rank 4) and z (rank 2) placeholders and a scalar learning-rate '
+     'placeholder', graded('model_inputs')),
     ("discriminator: scope 'discriminator' with reuse, no batch norm on the first layer, strided 'same' "
-     'convolutions, leaky ReLU, sigmoid output, returns (out, logits)', graded('discriminator')),
-    ("generator: scope 'generator', reuse=not is_train, batch norm on all but the last layer, tanh output "
-     'of 28x28xC', graded('generator')),
+     'convolutions, an activation on every hidden layer, sigmoid output, one logit per image, returns '
+     '(out, logits)', graded('discriminator')),
+    ("generator: scope 'generator', reuse=not is_train, no batch norm on the last layer, moving statistics "
+     'when sampling, tanh output of 28x28xC for every image', graded('generator')),
     ('model_loss: discriminator(images, reuse=False), generator(z, C, is_train=True), '
-     'discriminator(fake, reuse=True), one-sided label smoothing', graded('model_loss')),
-    ('model_opt: trainable variables filtered by scope, optimizers under UPDATE_OPS, Adam', graded('model_opt')),
+     'discriminator(fake, reuse=True), labels that let both losses train', graded('model_loss')),
+    ('model_opt: trainable variables filtered by scope, batch-norm UPDATE_OPS run with the training ops',
+     graded('model_opt')),
     ('every unit-test cell ran and passed', unit_tests_ran),
     ('train prints both losses and shows generator output every 100 batches', train_behaves),
     ('sensible hyperparameters', sensible_hyperparameters),
@@ -200,9 +213,16 @@ RUBRIC = [
 
 
 def review(path):
-    """[(rubric line, met, reason)] for the notebook at `path`."""
+    """[(rubric line, met, reason, suggestions)] for the notebook at `path`.
+
+    A check returns (met, reason) or, when it has advice for a solution that passes, (met, reason, suggestions).
+    """
     sub = Submission(path)
-    return [(line, *check(sub)) for line, check in RUBRIC]
+    return [(line, *_with_suggestions(*check(sub))) for line, check in RUBRIC]
+
+
+def _with_suggestions(met, reason, suggestions=()):
+    return met, reason, list(suggestions)
 
 
 def main():
@@ -211,9 +231,11 @@ def main():
     args = parser.parse_args()
     os.environ.setdefault('MPLBACKEND', 'Agg')
     results = review(args.notebook)
-    for line, met, reason in results:
+    for line, met, reason, suggestions in results:
         print(f'{"MEETS" if met else "DOES NOT MEET":14} {line}\n{"":14} {reason}')
-    failed = sum(not met for _, met, _ in results)
+        for suggestion in suggestions:
+            print(f'{"":14} suggestion: {suggestion}')
+    failed = sum(not met for _, met, _, _ in results)
     print(f'\n{len(results) - failed} of {len(results)} rubric lines met')
     return 1 if failed else 0
 

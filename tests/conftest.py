@@ -11,7 +11,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 SHARED_DATA = Path(os.environ.get('DLND_TEST_DATA', ROOT.parent / 'shared' / 'data'))
 

@@ -9,6 +9,7 @@ import pytest
 
 from dlnd import release, review, submit
 from dlnd.notebook import NOTEBOOK, read
+from learner_solutions import SOLUTIONS
 
 os.environ.setdefault('MPLBACKEND', 'Agg')
 LINES = {'inputs': 0, 'discriminator': 1, 'generator': 2, 'loss': 3, 'opt': 4, 'unit tests': 5, 'train': 6,
@@ -47,6 +48,18 @@ def failing_lines(path):
     return {name for name, index in LINES.items() if not results[index][1]}
 
 
+def with_solution(reference, solution):
+    """The reference notebook with each function's solution replaced by another one, outputs kept."""
+    nb = copy.deepcopy(reference)
+    for name, code in solution.items():
+        cell = next(c for c in nb['cells'] if c['cell_type'] == 'code' and f'def {name}(' in ''.join(c['source']))
+        source = ''.join(cell['source'])
+        start = source.index(f'def {name}(')
+        end = source.index(release.END, start) + len(release.END)
+        cell['source'] = source[:start] + code.strip() + source[end:]
+    return nb
+
+
 @pytest.fixture(scope='module')
 def reference():
     return read(NOTEBOOK)
@@ -60,17 +73,30 @@ def test_the_reference_notebook_meets_every_line():
     ("x = tf.nn.leaky_relu(x, alpha)\n",
      "x = tf.nn.leaky_relu(tf.layers.batch_normalization(x, training=True), alpha)\n", {'discriminator'}),
     ("        return tf.tanh(logits)", "        return tf.sigmoid(logits)", {'generator'}),
-    ("d_loss = cross_entropy(d_logits_real, smooth)", "d_loss = cross_entropy(d_logits_real, 1.0)", {'loss'}),
+    ("d_loss = cross_entropy(d_logits_real, smooth)", "d_loss = cross_entropy(d_logits_real, 1 - smooth)", {'loss'}),
     ("with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):", "with tf.control_dependencies([]):",
      {'opt'}),
     ("tf.placeholder(tf.float32, (), name='learning_rate')",
      "tf.placeholder(tf.float32, (None,), name='learning_rate')", {'inputs', 'train'}),
     ("learning_rate = 0.0002\nbeta1 = 0.5\nepochs = 10", "learning_rate = 0.5\nbeta1 = 0.5\nepochs = 10",
      {'hyperparameters'}),
-], ids=['bn-first-layer', 'sigmoid-output', 'no-smoothing', 'no-update-ops', 'lr-not-scalar', 'huge-lr'])
+], ids=['bn-first-layer', 'sigmoid-output', 'real-labels-0.1', 'no-update-ops', 'lr-not-scalar', 'huge-lr'])
 def test_typical_mistakes_fail_exactly_their_lines(reference, tmp_path, old, new, expected):
     # The stored outputs still say "Tests Passed": the review must judge the graph, not the text.
     assert failing_lines(edited(reference, tmp_path, old, new)) == expected
+
+
+@pytest.mark.parametrize('style', sorted(SOLUTIONS))
+def test_learners_solutions_meet_every_line(reference, tmp_path, style):
+    results = review.review(write(with_solution(reference, SOLUTIONS[style][0]), tmp_path / f'{style}.ipynb'))
+    assert [line for line, met, _, _ in results if not met] == []
+    expected = {name: words for name, words in SOLUTIONS[style][1].items()}
+    suggestions = {line.split(':')[0]: found for line, _, _, found in results if found}
+    assert {name: len(found) for name, found in suggestions.items() if not name.startswith('train')} == \
+        {name: len(words) for name, words in expected.items()}, suggestions
+    rate_advice = [s for s in suggestions.get('train prints both losses and shows generator output every 100 '
+                                              'batches', []) if 'learning rate as the number' in s]
+    assert len(rate_advice) == (style == 'losses_style')
 
 
 def test_training_cells_are_the_cells_that_call_train():

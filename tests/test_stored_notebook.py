@@ -30,3 +30,10 @@ def test_celeba_ran_the_batches_of_its_full_size_epochs_with_a_grid_every_100():
     assert f'Finished after {batches} batches' in text
     wanted = settings['full_celeba_epochs'] * (settings['full_celeba_size'] // settings['batch_size'])
     assert abs(batches - wanted) <= 0.05 * wanted and images_in(cell) >= batches // 100
+
+
+def test_no_tensorflow_log_line_reached_the_stored_outputs():
+    from dlnd.tf_setup import NATIVE_LOG_LINE
+    texts = [''.join(output.get('text', '')) for cell in code_cells(NOTEBOOK) for output in cell.get('outputs', [])]
+    lines = [line for text in texts for line in text.splitlines() if NATIVE_LOG_LINE.match(line)]
+    assert lines == [], lines[:3]

@@ -19,8 +19,10 @@ def mnist_data(mnist_folder):
 
 def test_train_saves_a_generator_that_generate_py_reads(mnist_data, tmp_path, capsys):
     notebook = load_functions(tf)
-    history = notebook['train'](1, 32, 100, 2e-4, 0.5, mnist_data.get_batches, mnist_data.shape, 'L',
-                                print_every=5, show_every=10, max_batches=12, checkpoint_dir=str(tmp_path / 'ckpt'))
+    with tf.Graph().as_default():
+        history = notebook['train'](1, 32, 100, 2e-4, 0.5, mnist_data.get_batches, mnist_data.shape, 'L',
+                                    print_every=5, show_every=10, max_batches=12,
+                                    checkpoint_dir=str(tmp_path / 'ckpt'))
     out = capsys.readouterr().out
     assert 'discriminator loss' in out and 'generator loss' in out and 'Finished after 12 batches' in out
     assert history['losses'].shape == (12, 2) and np.isfinite(history['losses']).all()
@@ -34,9 +36,10 @@ def test_grids_during_training_do_not_grow_the_graph(mnist_data, capsys):
     notebook = load_functions(tf)
     op_counts = []
     for show_every in (1, 100):  # a grid after every batch, or only the final one
-        notebook['train'](1, 16, 100, 2e-4, 0.5, mnist_data.get_batches, mnist_data.shape, 'L',
-                          show_every=show_every, max_batches=4)
-        op_counts.append(len(tf.get_default_graph().get_operations()))
+        with tf.Graph().as_default() as graph:
+            notebook['train'](1, 16, 100, 2e-4, 0.5, mnist_data.get_batches, mnist_data.shape, 'L',
+                              show_every=show_every, max_batches=4)
+        op_counts.append(len(graph.get_operations()))
     assert op_counts[0] == op_counts[1], f'{op_counts[0] - op_counts[1]} more ops after 3 more grids'
 
 
@@ -58,7 +61,7 @@ def test_train_stops_on_nan_losses(mnist_data):
     def poisoned_batches(batch_size):
         for batch in mnist_data.get_batches(batch_size):
             yield np.full_like(batch, np.nan)
-    with pytest.raises(FloatingPointError, match='diverged; lower the learning rate'):
+    with pytest.raises(FloatingPointError, match='diverged; lower the learning rate'), tf.Graph().as_default():
         notebook['train'](1, 16, 100, 2e-4, 0.5, poisoned_batches, mnist_data.shape, 'L', max_batches=3)
 
 

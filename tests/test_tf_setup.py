@@ -1,0 +1,99 @@
+"""TensorFlow's set-up: no C++ log lines on a learner's screen, real errors still raised, the session settings."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from dlnd import tf_setup
+
+# Train the notebook's own networks for two batches, then feed a wrong shape: the error must still arrive.
+SCRIPT = '''
+import numpy as np, helper
+tf = helper.import_tensorflow()
+from dlnd.notebook import load_functions
+functions = load_functions(tf)
+def batches(size):
+    for _ in range(2):
+        yield np.zeros((size, 28, 28, 1), np.float32)
+with tf.Graph().as_default():
+    functions['train'](1, 8, 16, 2e-4, 0.5, batches, (16, 28, 28, 1), 'L', show_every=1000)
+with tf.Graph().as_default(), tf.Session(config=helper.session_config(log=lambda line: None)) as sess:
+    z = tf.placeholder(tf.float32, (None, 4))
+    try:
+        sess.run(tf.reshape(z, (-1, 3)), {z: np.zeros((1, 4))})
+    except tf.errors.InvalidArgumentError as e:
+        print('raised:', e.message.splitlines()[-2] if len(e.message.splitlines()) > 1 else e.message)
+'''
+
+
+def run_script(script, **env):
+    environment = {k: v for k, v in os.environ.items() if k not in ('TF_CPP_MIN_LOG_LEVEL', 'TF_USE_LEGACY_KERAS')}
+    environment.update(env, MPLBACKEND='Agg', PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, '-c', script], env=environment, capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+
+
+def native_log_lines(text):
+    return [line for line in text.splitlines() if tf_setup.NATIVE_LOG_LINE.match(line)]
+
+
+@pytest.fixture(scope='module')
+def default_run():
+    return run_script(SCRIPT)
+
+
+def test_a_learner_sees_no_native_log_lines_and_still_gets_errors(default_run):
+    assert default_run.returncode == 0, default_run.stderr
+    assert native_log_lines(default_run.stderr + default_run.stdout) == []
+    assert 'Finished after 2 batches' in default_run.stdout
+    assert 'raised: Input to reshape is a tensor with 4 values' in default_run.stdout
+
+
+def test_the_log_lines_are_there_to_hide_and_show_when_asked(default_run):
+    # With logs asked for, the same run prints TensorFlow's C++ lines: the quiet default is what hides them.
+    verbose = run_script(SCRIPT, TF_CPP_MIN_LOG_LEVEL='0')
+    assert verbose.returncode == 0, verbose.stderr
+    assert native_log_lines(verbose.stderr)
+
+
+def test_the_remapper_no_longer_fails_on_the_training_graph():
+    # oneDNN's remapper trips over Conv2D + BiasAdd + LeakyRelu when the gradient reads the BiasAdd: with a plain
+    # session it logs "remapper failed"; with helper.session_config() it is not asked to.
+    plain = SCRIPT.replace('with tf.Graph().as_default():\n    functions', 'with tf.Graph().as_default():\n'
+                           '    helper.session_config = lambda **kw: None\n    functions')
+    logs = dict(TF_CPP_MIN_LOG_LEVEL='0', TF_ENABLE_ONEDNN_OPTS='1')
+    assert 'remapper failed' in run_script(plain, **logs).stderr
+    assert 'remapper failed' not in run_script(SCRIPT, **logs).stderr
+
+
+@pytest.mark.parametrize('setting, has_bfloat16, on', [
+    ('0', True, False), ('auto', True, True), ('auto', False, False), ('1', False, True), (' AUTO ', True, True)])
+def test_mixed_precision_follows_the_setting_and_the_cpu(setting, has_bfloat16, on):
+    assert tf_setup.mixed_precision_choice(setting, has_bfloat16)[0] is on
+
+
+def test_an_unknown_mixed_precision_setting_is_refused():
+    with pytest.raises(ValueError, match="DLND_MIXED_PRECISION='yes': use 0"):
+        tf_setup.mixed_precision_choice('yes', True)
+
+
+def test_bfloat16_is_read_from_the_cpu_flags(tmp_path):
+    cpuinfo = tmp_path / 'cpuinfo'
+    cpuinfo.write_text('flags\t\t: fpu sse avx2 fma\n')
+    assert not tf_setup.cpu_has_bfloat16(cpuinfo)
+    cpuinfo.write_text('flags\t\t: fpu avx512f avx512_bf16 amx_tile amx_bf16\n')
+    assert tf_setup.cpu_has_bfloat16(cpuinfo)
+    assert not tf_setup.cpu_has_bfloat16(tmp_path / 'missing')
+
+
+@pytest.mark.parametrize('setting', ['0', '1'])
+def test_session_config_turns_off_the_remapper_and_sets_mixed_precision(monkeypatch, setting):
+    from tensorflow.core.protobuf import rewriter_config_pb2 as rewriter
+    monkeypatch.setenv('DLND_MIXED_PRECISION', setting)
+    printed = []
+    rewrites = tf_setup.session_config(log=printed.append).graph_options.rewrite_options
+    assert rewrites.remapping == rewriter.RewriterConfig.OFF
+    assert (rewrites.auto_mixed_precision_onednn_bfloat16 == rewriter.RewriterConfig.ON) == (setting == '1')
+    assert printed[0].startswith(f'bfloat16 mixed precision: {"on" if setting == "1" else "off"}')
