@@ -1,12 +1,12 @@
 """CelebA: find or fetch the aligned JPEGs, then crop and shrink them once into a uint8 cache.
 
 The cache (celeba_28x28.npy, memory-mapped) sits beside a JSON file that records what it
-was built from; a different file list, crop or size rebuilds it.
+was built from, its size, header and checksum (dlnd.cache); a different file list, crop or size
+rebuilds it, and so does a cache that no longer matches its record.
 """
 import functools
 import hashlib
 import io
-import json
 import math
 import multiprocessing
 import os
@@ -18,9 +18,10 @@ import simplejpeg
 from PIL import Image
 from tqdm.auto import tqdm
 
+from . import cache
 from .archive import extract_zip
 from .download import candidate_locations, is_url, local_source, obtain
-from .fileio import DataError, atomic_path, file_digest
+from .fileio import DataError, file_digest
 
 IMAGE_SIZE = 28
 CROP_FRACTION = 108 / 178  # the course's 108x108 centre crop of the 178x218 aligned images
@@ -173,29 +174,26 @@ def build_cache(files, data_path, workers=None):
     meta = {'fingerprint': fingerprint(files), 'count': count, 'source_files': len(files),
             'skipped': problems, 'crop_fraction': CROP_FRACTION, 'size': IMAGE_SIZE,
             'folders': sorted({str(p.parent) for p in files})}
-    with atomic_path(npy_path) as tmp, open(tmp, 'wb') as f:
-        np.save(f, images[:count])
-    with atomic_path(json_path) as tmp:
-        tmp.write_text(json.dumps(meta, indent=1))
+    cache.write(npy_path, json_path, images[:count], meta)
     return count, problems
 
 
 def read_meta(data_path):
-    npy_path, json_path = cache_paths(data_path)
-    if not (npy_path.is_file() and json_path.is_file()):
-        return None
-    try:
-        return json.loads(json_path.read_text())
-    except ValueError:
-        return None
+    return cache.read_record(*cache_paths(data_path))
 
 
 def load_images(data_path):
-    """uint8 array (n, 28, 28, 3), memory-mapped from the cache."""
+    """uint8 array (n, 28, 28, 3), memory-mapped from the cache; a cache that does not match its record
+    (size, header) is rebuilt first, saying why."""
     npy_path, _ = cache_paths(data_path)
-    if read_meta(data_path) is None:
+    meta = read_meta(data_path)
+    if meta is None:
         raise DataError(f'{npy_path}: no CelebA cache yet; run helper.download_extract("celeba", ...) first')
-    return np.load(npy_path, mmap_mode='r')
+    damage = cache.problem(npy_path, meta)
+    if damage:
+        print(f'{npy_path}: {damage}; rebuilding it', file=sys.stderr)
+        prepare(data_path)
+    return cache.load(npy_path)
 
 
 def find_or_fetch_folders(data_path):
@@ -229,18 +227,23 @@ def check_zip(path, location):
 
 
 def prepare(data_path, workers=None):
-    """Make the CelebA cache ready under data_path, rebuilding it only when its sources changed."""
+    """Make the CelebA cache ready under data_path, rebuilding it when its sources changed or when it does
+    not match its record (checked in full, checksum included)."""
+    npy_path, _ = cache_paths(data_path)
     meta = read_meta(data_path)
+    damage = meta and cache.problem(npy_path, meta, checksum=True)
+    if damage:
+        print(f'{npy_path}: {damage}; rebuilding it', file=sys.stderr)
     try:
         folders = find_or_fetch_folders(data_path)
-    except DataError:
-        if meta is not None:
+    except DataError as e:
+        if meta is not None and not damage:
             return meta  # the sources are gone, but the cache built from them is still good
-        raise
+        raise DataError(f'{npy_path} needs rebuilding ({damage}), but {e}' if damage else str(e)) from e
     files = list_images(folders)
     if not files:
         raise DataError(f'no .jpg files in {", ".join(map(str, folders))}')
-    if meta is not None and meta.get('fingerprint') == fingerprint(files):
+    if meta is not None and not damage and meta.get('fingerprint') == fingerprint(files):
         return meta
     count, problems = build_cache(files, data_path, workers)
     for problem in problems:

@@ -1,13 +1,14 @@
 """MNIST: the four IDX files, fetched as .gz, checked by the sha256 of their uncompressed bytes."""
 import gzip
 import hashlib
+import sys
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from .download import candidate_locations, obtain
-from .fileio import CHUNK_BYTES, DataError, atomic_path
+from .fileio import CHUNK_BYTES, DataError, atomic_path, file_digest
 
 MIRRORS = (
     'https://ossci-datasets.s3.amazonaws.com/mnist/',
@@ -36,19 +37,32 @@ def folder(data_path):
     return Path(data_path) / 'mnist'
 
 
-def is_ready(data_path):
-    return all((folder(data_path) / name).is_file() and (folder(data_path) / name).stat().st_size == size
-               for name, size in IDX_BYTES.items())
+def damage(raw, name):
+    """Why a prepared IDX file is not the official one (size, then sha256), or None when it is."""
+    if raw.stat().st_size != IDX_BYTES[name]:
+        return f'{raw.stat().st_size:,} bytes, expected {IDX_BYTES[name]:,}'
+    if file_digest(raw) != IDX_SHA256[name]:
+        return 'its sha256 is not the official one: the file is damaged'
+    return None
 
 
 def prepare(data_path):
-    """Make the four uncompressed IDX files ready under data_path/mnist/."""
+    """Make the four uncompressed IDX files ready under data_path/mnist/, fetching any that is missing or
+    damaged."""
     for name in IDX_SHA256:
         raw = folder(data_path) / name
-        if raw.is_file() and raw.stat().st_size == IDX_BYTES[name]:
-            continue
+        if raw.is_file():
+            problem = damage(raw, name)
+            if problem is None:
+                continue
+            print(f'{raw}: {problem}; fetching it again', file=sys.stderr)
         gz = raw.with_name(name + '.gz')
-        if not gz.is_file():
+        if gz.is_file():  # put there by hand: it must be the official file too
+            try:
+                check_gz(gz, name)
+            except DataError as e:
+                raise DataError(f'{gz.parent}/{e}; delete it or replace it with the official file') from e
+        else:
             help_text = MANUAL_HELP.format(names=', '.join(n + '.gz' for n in IDX_SHA256), folder=folder(data_path))
             locations = candidate_locations([f'mnist/{name}.gz', f'{name}.gz'], [m + name + '.gz' for m in MIRRORS])
             obtain(gz, locations, lambda path, _location, name=name: check_gz(path, name), help_text)

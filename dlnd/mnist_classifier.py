@@ -6,6 +6,7 @@ and cached as plain NumPy weights in data/mnist_classifier.npz.
     python -m dlnd.mnist_classifier [data_path]     # train (or load) and print the test accuracy
 """
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -76,17 +77,29 @@ def accuracy_on_test_set(classifier, data_path):
 
 
 def load_or_train(data_path, log=print):
-    """The cached classifier, trained first if there is none yet."""
+    """The cached classifier, trained first if there is none yet or if the cache is damaged."""
     path = cache_path(data_path)
     if path.is_file():
-        with np.load(path) as stored:
-            return MnistClassifier({k: stored[k] for k in stored.files})
+        try:
+            return MnistClassifier(read_weights(path))
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+            log(f'{path}: unreadable ({e}); training the classifier again')
     classifier, accuracy = train(data_path, log)
     if accuracy < MIN_ACCURACY:
         raise DataError(f'the MNIST classifier reached only {accuracy:.4f} test accuracy (< {MIN_ACCURACY})')
     with atomic_path(path) as tmp, open(tmp, 'wb') as f:
         np.savez(f, **classifier.weights)
     return classifier
+
+
+def read_weights(path):
+    """The cached weights, each checked against its expected shape (a damaged zip member fails its CRC)."""
+    with np.load(path) as stored:
+        weights = {k: stored[k] for k in stored.files}
+    expected = {**SHAPES, **{name + '_b': shape[-1:] for name, shape in SHAPES.items()}}
+    if {k: tuple(v.shape) for k, v in weights.items()} != expected:
+        raise ValueError(f'weights of shapes {({k: v.shape for k, v in weights.items()})}, expected {expected}')
+    return weights
 
 
 class MnistClassifier:

@@ -347,3 +347,67 @@ def test_unknown_names_are_refused():
 def test_missing_cache_says_what_to_run(tmp_path):
     with pytest.raises(DataError, match=r'download_extract\("celeba"'):
         helper.Dataset('celeba', tmp_path)
+
+
+# --- damaged prepared files ----------------------------------------------------------------------
+
+def test_truncated_celeba_cache_is_rebuilt_on_load_saying_why(small_celeba, capsys, monkeypatch):
+    npy, _ = celeba.cache_paths(small_celeba)
+    intact = np.load(npy).copy()
+    with open(npy, 'r+b') as f:
+        f.truncate(npy.stat().st_size // 2)  # an interrupted copy
+    images = helper.Dataset('celeba', small_celeba).images
+    err = capsys.readouterr().err
+    assert 'celeba_28x28.npy: ' in err and 'bytes, but its record says' in err and 'rebuilding it' in err
+    np.testing.assert_array_equal(images, intact)
+
+
+def test_garbled_celeba_cache_of_the_right_size_is_rebuilt_by_download_extract(small_celeba, capsys):
+    npy, _ = celeba.cache_paths(small_celeba)
+    intact = np.load(npy).copy()
+    with open(npy, 'r+b') as f:
+        f.seek(-1000, 2)
+        f.write(bytes(1000))  # same size, same header, wrong pixels
+    helper.download_extract('celeba', small_celeba)
+    assert 'its sha256 does not match its record' in capsys.readouterr().err
+    np.testing.assert_array_equal(np.load(npy), intact)
+
+
+def test_damaged_celeba_cache_without_its_sources_says_what_is_wrong(small_celeba, tmp_path, monkeypatch):
+    npy, _ = celeba.cache_paths(small_celeba)
+    with open(npy, 'r+b') as f:
+        f.truncate(20_000)
+    monkeypatch.setenv('DLND_DATA_SOURCE', str(tmp_path / 'nowhere'))
+    monkeypatch.setattr(celeba, 'MIRRORS', ())
+    with pytest.raises(DataError, match=r'celeba_28x28\.npy needs rebuilding \(20,000 bytes, but its record says'):
+        helper.Dataset('celeba', small_celeba)
+
+
+def test_damaged_mnist_file_of_the_right_size_is_fetched_again(tmp_path, shared_data, monkeypatch, capsys):
+    monkeypatch.setenv('DLND_DATA_SOURCE', str(shared_data))
+    helper.download_extract('mnist', tmp_path)
+    raw = tmp_path / 'mnist' / 'train-labels-idx1-ubyte'
+    with open(raw, 'r+b') as f:
+        f.seek(100)
+        f.write(b'\x09' * 100)
+    helper.download_extract('mnist', tmp_path)
+    assert 'its sha256 is not the official one' in capsys.readouterr().err
+    assert mnist.damage(raw, raw.name) is None
+
+
+def test_damaged_classifier_cache_is_trained_again(mnist_folder, tmp_path, monkeypatch):
+    from dlnd import mnist_classifier
+    folder = tmp_path / 'data'
+    (folder / 'mnist').mkdir(parents=True)
+    for name in mnist.IDX_SHA256:
+        (folder / 'mnist' / name).symlink_to(Path(mnist_folder) / 'mnist' / name)
+    stored = mnist_classifier.cache_path(mnist_folder)
+    mnist_classifier.load_or_train(mnist_folder, log=lambda line: None)  # the session's trained classifier
+    mnist_classifier.cache_path(folder).write_bytes(stored.read_bytes()[:5000])
+    messages, trained = [], []
+    monkeypatch.setattr(mnist_classifier, 'train', lambda data_path, log: trained.append(data_path) or (
+        mnist_classifier.MnistClassifier(mnist_classifier.read_weights(stored)), 1.0))
+    mnist_classifier.load_or_train(folder, log=messages.append)
+    assert trained == [folder] and 'unreadable' in messages[0]
+    assert mnist_classifier.read_weights(mnist_classifier.cache_path(folder)).keys() == \
+        mnist_classifier.read_weights(stored).keys()
