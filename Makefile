@@ -1,10 +1,11 @@
-# make run   installs, fetches the data, runs the whole notebook headless (outputs stored in it) and exports HTML
-# make test  installs and runs every test: the unit tests and the notebook under nbval in its short mode
+# make run   installs, fetches the data, runs both notebooks headless (outputs stored in them) and exports HTML
+# make test  installs and runs every test: the unit tests and both notebooks under nbval in their short mode
+# One notebook only: make run NOTEBOOKS=gan_variants.ipynb
 PYTHON ?= python3
 SHARED_DATA := $(abspath ../shared/data)
 # The offline copy of the data beside this repository, when there is one; else the public mirrors.
 export DLND_DATA_SOURCE ?= $(if $(wildcard $(SHARED_DATA)/mnist),$(SHARED_DATA),)
-NOTEBOOK := dlnd_face_generation.ipynb
+NOTEBOOKS ?= dlnd_face_generation.ipynb gan_variants.ipynb
 
 .PHONY: install data run test bench review submission release
 
@@ -15,21 +16,21 @@ data: install
 	$(PYTHON) -c "import helper; helper.download_extract('mnist'); helper.download_extract('celeba')"
 
 run: data
-	$(PYTHON) -m jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=-1 $(NOTEBOOK)
-	$(PYTHON) -m jupyter nbconvert --to html --output-dir build $(NOTEBOOK)
+	$(PYTHON) -m jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=-1 $(NOTEBOOKS)
+	$(PYTHON) -m jupyter nbconvert --to html --output-dir build $(NOTEBOOKS)
 
 test: install
-	DLND_SMOKE_TEST=1 $(PYTHON) -m pytest --nbval tests $(NOTEBOOK)
+	DLND_SMOKE_TEST=1 $(PYTHON) -m pytest --nbval tests $(NOTEBOOKS)
 
 bench: install data
 	$(PYTHON) bench/bench_data.py
 	$(PYTHON) bench/bench_train.py
 
 review:
-	$(PYTHON) -m dlnd.review $(NOTEBOOK)
+	for notebook in $(NOTEBOOKS); do $(PYTHON) -m dlnd.review $$notebook || exit 1; done
 
 submission:
-	$(PYTHON) -m dlnd.submit $(NOTEBOOK) -o submission.zip
+	for notebook in $(NOTEBOOKS); do $(PYTHON) -m dlnd.submit $$notebook -o submission_$${notebook%.ipynb}.zip || exit 1; done
 
 release:
-	$(PYTHON) -m dlnd.release $(NOTEBOOK) -o release/$(NOTEBOOK)
+	for notebook in $(NOTEBOOKS); do $(PYTHON) -m dlnd.release $$notebook || exit 1; done

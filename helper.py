@@ -5,6 +5,7 @@
     helper.download_extract('mnist', './data')
     mnist = helper.Dataset('mnist', './data')
     for batch in mnist.get_batches(64): ...   # float32 (64, 28, 28, 1) in [-1, 1]
+    for images, labels in mnist.get_batches(64, labels=True): ...   # and one-hot digits (64, 10)
 
 Set DLND_DATA_SOURCE to a local folder or base URL to try it before the public mirrors
 (its layout: mnist/*.gz, celeba/img_align_celeba/ or celeba/img_align_celeba.zip).
@@ -14,10 +15,11 @@ from dlnd.tf_setup import set_tensorflow_environment
 
 set_tensorflow_environment()  # before anything imports TensorFlow, so tf.layers gets Keras 2
 
-from dlnd.dataset import Dataset, download_extract, get_batch, grid_display, images_square_grid  # noqa: E402
+from dlnd.dataset import (Dataset, download_extract, get_batch, grid_display, images_grid,  # noqa: E402
+                          images_square_grid, one_hot)
 from dlnd.download import SOURCE_ENV  # noqa: E402
 from dlnd.fileio import DataError  # noqa: E402
 from dlnd.tf_setup import device_summary, import_tensorflow, session_config  # noqa: E402
 
 __all__ = ['DataError', 'Dataset', 'SOURCE_ENV', 'device_summary', 'download_extract', 'get_batch',
-           'grid_display', 'images_square_grid', 'import_tensorflow', 'session_config']
+           'grid_display', 'images_grid', 'images_square_grid', 'import_tensorflow', 'one_hot', 'session_config']

@@ -1,12 +1,16 @@
 """Training throughput of the notebook's GAN, side by side with a TensorFlow 2 / Keras 3 reference.
 
-    python bench/bench_train.py [--steps 40] [--rounds 3] [--channels 1]
+    python bench/bench_train.py [--steps 40] [--rounds 3] [--channels 1] [--bf16]
 
 Both train the same layer shapes (the notebook's, read from its graph) at batch 64 on the same machine
 in this one run, each in its own process (the notebook needs graph mode and Keras 2; the reference
-eager Keras 3), alternating rounds; the medians are compared. Also printed: the FLOPs one training step
-executes (counted op by op from the notebook's graph), the measured dense matmul peak of this machine,
-and the share of that peak training reaches.
+eager Keras 3), alternating rounds; the medians are compared. Also measured: the notebook with oneDNN
+off (TensorFlow's default on CPUs without AVX-512, which helper turns on), and, where the CPU computes
+bfloat16 in hardware (AMX or AVX-512 bf16; --bf16 measures the slow emulation elsewhere), the notebook with
+bfloat16 mixed precision (helper.session_config with DLND_MIXED_PRECISION=1) and the reference with Keras's
+mixed_bfloat16 policy. Printed with them: the FLOPs one training step executes (counted op by op from the
+notebook's graph), the dense matmul peaks of this machine in float32 and bfloat16, and the share of the
+float32 peak training reaches.
 """
 import argparse
 import json
@@ -38,7 +42,7 @@ def notebook_rate(steps, channels):
         rng = np.random.default_rng(0)
         feed = {input_real: rng.uniform(-1, 1, (BATCH, 28, 28, channels)), input_z: rng.uniform(-1, 1, (BATCH, Z_DIM)),
                 lr: settings['learning_rate']}
-        with tf.Session() as sess:
+        with tf.Session(config=helper.session_config(log=lambda line: None)) as sess:
             sess.run(tf.global_variables_initializer())
             for _ in range(5):  # warm-up
                 sess.run(train_op, feed)
@@ -47,7 +51,8 @@ def notebook_rate(steps, channels):
                 sess.run(train_op, feed)
             elapsed = time.perf_counter() - start
         shapes = layer_widths(tf)
-    return {'images_per_s': steps * BATCH / elapsed, 'step_flops': flops, 'peak_gflops': matmul_peak(tf), **shapes}
+    return {'images_per_s': steps * BATCH / elapsed, 'step_flops': flops, 'peak_gflops': matmul_peak(tf),
+            'bf16_peak_gflops': matmul_peak(tf, tf.bfloat16), **shapes}
 
 
 def layer_widths(tf):
@@ -76,24 +81,28 @@ def step_flops(tf, graph, train_op, shapes):
     return sum(per_op.get(name, 0) for name in needed)
 
 
-def matmul_peak(tf, size=2048, repeats=20):
-    """GFLOP/s of a float32 size x size matmul, the machine's dense peak as TensorFlow reaches it."""
+def matmul_peak(tf, dtype=None, size=2048, repeats=20):
+    """GFLOP/s of a size x size matmul (float32, or `dtype`), the machine's dense peak as TensorFlow reaches it."""
     with tf.Graph().as_default(), tf.Session() as sess:
         a = tf.Variable(tf.random_normal((size, size)))
-        product = tf.reduce_sum(tf.matmul(a, a))
+        product = tf.matmul(tf.cast(a, dtype), tf.cast(a, dtype)) if dtype else tf.matmul(a, a)
+        total = tf.reduce_sum(tf.cast(product, tf.float32))
         sess.run(tf.global_variables_initializer())
-        sess.run(product)
+        sess.run(total)
         start = time.perf_counter()
         for _ in range(repeats):
-            sess.run(product)
+            sess.run(total)
         return 2 * size ** 3 * repeats / (time.perf_counter() - start) / 1e9
 
 
-def keras_rate(steps, channels, widths):
+def keras_rate(steps, channels, widths, policy=None):
     """Images/s of the TensorFlow DCGAN tutorial's way: Keras 3 models and one tf.function train step,
-    with the notebook's layer widths (widths: layer_widths() of the notebook's graph)."""
+    with the notebook's layer widths (widths: layer_widths() of the notebook's graph), under a Keras dtype
+    policy ('mixed_bfloat16') if given."""
     import keras
     import tensorflow as tf
+    if policy:
+        keras.mixed_precision.set_global_policy(policy)
     layers = keras.layers
     init = keras.initializers.RandomNormal(stddev=0.02)
 
@@ -139,13 +148,23 @@ def keras_rate(steps, channels, widths):
     return {'images_per_s': steps * BATCH / (time.perf_counter() - start)}
 
 
-def run_variant(steps, channels, widths=None):
-    """The notebook's rate (widths None) or the reference's, each in its own fresh process."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+VARIANTS = {  # name: (the environment it runs in, whether it is the reference, Keras's dtype policy)
+    'notebook': ({}, False, None),
+    'notebook, oneDNN off': ({'TF_ENABLE_ONEDNN_OPTS': '0'}, False, None),
+    'notebook, bfloat16': ({'DLND_MIXED_PRECISION': '1'}, False, None),
+    'reference': ({}, True, None),
+    'reference, mixed_bfloat16': ({}, True, 'mixed_bfloat16'),
+}
+
+
+def run_variant(name, steps, channels, widths):
+    """One variant's rates, in its own fresh process."""
+    extra, reference, policy = VARIANTS[name]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', **extra)
     env.pop('TF_USE_LEGACY_KERAS', None)
-    variant = ['--reference', json.dumps(widths)] if widths else []
+    options = ['--reference', json.dumps(widths)] + (['--policy', policy] if policy else []) if reference else []
     out = subprocess.run([sys.executable, __file__, '--steps', str(steps), '--channels', str(channels), '--run',
-                          *variant], env=env, capture_output=True, text=True, check=True).stdout
+                          *options], env=env, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -154,34 +173,42 @@ def main():
     parser.add_argument('--steps', type=int, default=40)
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--channels', type=int, default=1, help='1 for MNIST, 3 for CelebA')
+    parser.add_argument('--bf16', action='store_true', help='measure bfloat16 even where the CPU only emulates it')
     parser.add_argument('--run', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--reference', help=argparse.SUPPRESS)
+    parser.add_argument('--policy', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
-        rates = keras_rate(args.steps, args.channels, json.loads(args.reference)) if args.reference else \
-            notebook_rate(args.steps, args.channels)
+        rates = keras_rate(args.steps, args.channels, json.loads(args.reference), args.policy) if args.reference \
+            else notebook_rate(args.steps, args.channels)
         print(json.dumps(rates))
         return
-    ours, reference = [], []
-    for _ in range(args.rounds):
-        ours.append(run_variant(args.steps, args.channels))
-        reference.append(run_variant(args.steps, args.channels, widths=ours[-1]))
-    mine = np.median([r['images_per_s'] for r in ours])
-    theirs = np.median([r['images_per_s'] for r in reference])
-    flops, peak = ours[-1]['step_flops'], np.median([r['peak_gflops'] for r in ours])
-    achieved, reference_achieved = mine / BATCH * flops / 1e9, theirs / BATCH * flops / 1e9
-    d_filters, g_filters, kernel = ours[-1]['d_filters'], ours[-1]['g_filters'], ours[-1]['kernel']
+    sys.path.insert(0, str(ROOT))
+    from dlnd.tf_setup import cpu_has_bfloat16
+    names = [n for n in VARIANTS if 'bfloat16' not in n or args.bf16 or cpu_has_bfloat16()]
+    runs = {name: [] for name in names}
+    for _ in range(args.rounds):  # alternating, so a busy moment of the machine hits every variant alike
+        for name in names:
+            runs[name].append(run_variant(name, args.steps, args.channels, runs['notebook'][-1] if runs['notebook']
+                                          else None))
+    rate = {name: np.median([r['images_per_s'] for r in found]) for name, found in runs.items()}
+    ours = runs['notebook'][-1]
+    flops, peak = ours['step_flops'], np.median([r['peak_gflops'] for r in runs['notebook']])
     print(f'batch {BATCH}, {args.channels} channel(s), {os.cpu_count()} CPU cores, median of {args.rounds} rounds; '
-          f'D {d_filters}, G {g_filters}, {kernel}x{kernel} kernels')
-    print(f'notebook (tf.compat.v1 graph):      {mine:8.0f} images/s')
-    print(f'reference (Keras 3 + tf.function):  {theirs:8.0f} images/s')
-    verdict = 'met' if mine >= theirs else 'MISSED'
-    print(f'ratio notebook / reference:         {mine / theirs:8.2f}x   (target >= 1.0: {verdict})')
+          f'D {ours["d_filters"]}, G {ours["g_filters"]}, {ours["kernel"]}x{ours["kernel"]} kernels; '
+          f'bfloat16 in hardware: {"yes" if cpu_has_bfloat16() else "no"}')
+    for name in names:
+        print(f'{name + ":":36}{rate[name]:8.0f} images/s   {rate[name] / rate["reference"]:5.2f}x the reference')
+    verdict = 'met' if rate['notebook'] >= rate['reference'] else 'MISSED'
+    print(f'ratio notebook / reference:         {rate["notebook"] / rate["reference"]:8.2f}x   (target >= 1.0: '
+          f'{verdict})')
     print(f'FLOPs per training step:            {flops / 1e9:8.2f} GFLOP  (both networks, one forward pass)')
     print(f'dense matmul peak (2048^2 float32): {peak:8.1f} GFLOP/s')
-    print(f'notebook achieved:                  {achieved:8.1f} GFLOP/s  ({achieved / peak:.1%} of peak)')
-    share = reference_achieved / peak
-    print(f'reference achieved (same FLOPs):    {reference_achieved:8.1f} GFLOP/s  ({share:.1%} of peak)')
+    print(f'dense matmul peak (2048^2 bfloat16):{np.median([r["bf16_peak_gflops"] for r in runs["notebook"]]):8.1f} '
+          'GFLOP/s')
+    for name in ('notebook', 'reference'):
+        achieved = rate[name] / BATCH * flops / 1e9
+        print(f'{name + " achieved:":36}{achieved:8.1f} GFLOP/s  ({achieved / peak:.1%} of the float32 peak)')
 
 
 if __name__ == '__main__':

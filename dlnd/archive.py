@@ -1,8 +1,11 @@
-"""Zip extraction that checks an archive before trusting it."""
+"""Zip and tar extraction that checks an archive before trusting it."""
+import gzip
 import shutil
 import stat
+import tarfile
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from .fileio import CHUNK_BYTES, DataError
@@ -55,3 +58,41 @@ def _extract_member(archive, zip_path, info, root):
             shutil.copyfileobj(src, out, CHUNK_BYTES)
     except (zipfile.BadZipFile, EOFError, ValueError) as e:
         raise DataError(f'{zip_path}: member {info.filename!r} is corrupt ({e})') from e
+
+
+def check_tar_member(tar_path, member):
+    """Refuse members that would land outside the target folder, and anything but files and folders."""
+    name = member.name.replace('\\', '/')
+    if name.startswith('/') or (len(name) > 1 and name[1] == ':') or '..' in PurePosixPath(name).parts:
+        raise DataError(f'{tar_path}: refusing member {member.name!r}: its path leaves the target folder')
+    if member.issym() or member.islnk():
+        raise DataError(f'{tar_path}: refusing member {member.name!r}: it is a link')
+    if not (member.isfile() or member.isdir()):
+        raise DataError(f'{tar_path}: refusing member {member.name!r}: it is neither a file nor a folder')
+
+
+def extract_tar(tar_path, dest_dir):
+    """Extract a (gzipped) tar into `dest_dir` (which must not exist yet), all or nothing, every member
+    checked first; a truncated or corrupt archive raises DataError naming it."""
+    tar_path, dest_dir = Path(tar_path), Path(dest_dir)
+    dest_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{dest_dir.name}.', dir=dest_dir.parent))
+    try:
+        with tarfile.open(tar_path, 'r:*') as archive:
+            members = archive.getmembers()
+            for member in members:
+                check_tar_member(tar_path, member)
+            for member in members:
+                target = tmp / member.name
+                if member.isdir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.extractfile(member) as src, open(target, 'wb') as out:
+                    shutil.copyfileobj(src, out, CHUNK_BYTES)
+        tmp.rename(dest_dir)
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise DataError(f'{tar_path}: not a complete tar archive ({type(e).__name__}: {e})') from e
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest_dir

@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import celeba, mnist
+from . import celeba, flowers, mnist
 from .fileio import DataError
 
-DATASETS = {'mnist': (mnist, 'L'), 'celeba': (celeba, 'RGB')}
+DATASETS = {'mnist': (mnist, 'L'), 'celeba': (celeba, 'RGB'), 'flowers': (flowers, 'RGB')}
 
 
 def dataset_module(name):
@@ -30,27 +30,41 @@ def to_unit_range(images):
     return images.astype(np.float32) / 127.5 - 1.0
 
 
-class Dataset:
-    """Real images of one data set, memory-mapped as uint8 and scaled to [-1, 1] one batch at a time."""
+def one_hot(labels, classes):
+    """Class numbers (n,) as float32 one-hot rows (n, classes)."""
+    return np.eye(classes, dtype=np.float32)[np.asarray(labels)]
 
-    def __init__(self, name, data_path='./data', seed=0):
+
+class Dataset:
+    """Real images of one data set ('mnist', 'celeba' or 'flowers'), memory-mapped as uint8 and scaled to
+    [-1, 1] one batch at a time, with their class labels where the data set has them (MNIST's digits).
+    split: 'train' (the default), MNIST's 'test', or the flowers' 'held-out'."""
+
+    def __init__(self, name, data_path='./data', seed=0, split='train'):
         module, self.image_mode = dataset_module(name)
         self.name = name
-        self.images = module.load_images(data_path)  # uint8 (n, 28, 28, channels)
+        self.images = module.load_images(data_path, split)  # uint8 (n, 28, 28, channels)
         self.shape = self.images.shape
+        self.labels = module.load_labels(data_path, split) if hasattr(module, 'load_labels') else None  # (n,)
+        self.classes = None if self.labels is None else int(np.max(self.labels)) + 1
         self._rng = np.random.default_rng(seed)
 
-    def get_batches(self, batch_size):
-        """One epoch of float32 batches (batch_size, 28, 28, channels), in a fresh order each call.
+    def get_batches(self, batch_size, labels=False):
+        """One epoch of float32 batches (batch_size, 28, 28, channels), in a fresh order each call; with
+        labels=True, (images, one-hot labels (batch_size, classes)) pairs.
 
         The last partial batch is dropped, so every batch has the same size.
         """
         if not 0 < batch_size <= self.shape[0]:
             raise ValueError(f'batch_size must be between 1 and {self.shape[0]}, got {batch_size}')
+        if labels and self.labels is None:
+            raise ValueError(f'{self.name} has no labels; get_batches(..., labels=True) needs a labelled data set')
         order = self._rng.permutation(self.shape[0])
         for start in range(0, self.shape[0] - batch_size + 1, batch_size):
             # Sorted indices read the memory map front to back; the batch's own order does not matter.
-            yield to_unit_range(self.images[np.sort(order[start:start + batch_size])])
+            index = np.sort(order[start:start + batch_size])
+            images = to_unit_range(self.images[index])
+            yield (images, one_hot(self.labels[index], self.classes)) if labels else images
 
 
 def get_batch(name, count, data_path='./data'):
@@ -67,19 +81,24 @@ def images_square_grid(images, mode):
 
     uint8 images are shown as they are; float images are taken to be in [-1, 1].
     """
+    return images_grid(images, mode, math.isqrt(len(images)))
+
+
+def images_grid(images, mode, columns):
+    """A PIL image of the images row by row, `columns` to a row (as many as fill whole rows)."""
     if mode not in ('L', 'RGB'):
         raise ValueError(f"mode must be 'L' or 'RGB', got {mode!r}")
     images = np.asarray(images)
     if images.dtype != np.uint8:
         images = np.clip((images + 1.0) * 127.5, 0, 255).round().astype(np.uint8)
-    side = math.isqrt(len(images))
-    if side == 0:
-        raise ValueError('images_square_grid needs at least one image')
+    rows = len(images) // columns if columns else 0
+    if rows == 0:
+        raise ValueError(f'a grid of {columns} columns needs at least {max(columns, 1)} images, got {len(images)}')
     if images.ndim == 4 and images.shape[3] == 1:
         images = images[..., 0]
     h, w = images.shape[1:3]
-    rows = images[:side * side].reshape(side, side, h, w, *images.shape[3:])
-    grid = rows.swapaxes(1, 2).reshape(side * h, side * w, *images.shape[3:])
+    cells = images[:rows * columns].reshape(rows, columns, h, w, *images.shape[3:])
+    grid = cells.swapaxes(1, 2).reshape(rows * h, columns * w, *images.shape[3:])
     return Image.fromarray(grid).convert(mode)
 
 

@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from . import celeba, metrics, mnist
+from . import celeba, flowers, metrics, mnist
 from .dataset import to_unit_range
 from .fileio import DataError
 from .mnist_classifier import load_or_train
@@ -43,20 +43,36 @@ class MnistEvaluator:
         return metrics.class_histogram(self.classifier.probabilities(generated))
 
 
-class CelebaEvaluator:
-    """Sliced Wasserstein distance (x1000) per pyramid level (28, 14, 7 px) against real faces,
-    with two disjoint real sets as the reference."""
+class SwdEvaluator:
+    """Sliced Wasserstein distance (x1000) per pyramid level (28, 14, 7 px) against a set of real images,
+    with another real set of the same size as the reference."""
 
-    def __init__(self, data_path, count=EVAL_IMAGES):
-        faces = celeba.load_images(data_path)
-        self.real, self.other_real = to_unit_range(faces[:count]), to_unit_range(faces[count:2 * count])
+    def __init__(self, real, other_real):
+        self.real, self.other_real = real, other_real
 
     def __call__(self, generated):
         levels = metrics.swd_per_level(generated[:len(self.real)], self.real)
-        return {f'SWD {size}px': value for size, value in zip((28, 14, 7), levels)}
+        return {f'SWD {self.real.shape[1] >> k}px': value for k, value in enumerate(levels)}
 
     def real_baseline(self):
         return self(self.other_real)
+
+
+class CelebaEvaluator(SwdEvaluator):
+    """Against real faces, with two disjoint sets of 1,000."""
+
+    def __init__(self, data_path, count=EVAL_IMAGES):
+        faces = celeba.load_images(data_path)
+        super().__init__(to_unit_range(faces[:count]), to_unit_range(faces[count:2 * count]))
+
+
+class FlowersEvaluator(SwdEvaluator):
+    """Against the held-out photographs, which the GANs never train on; the reference is as many training
+    photographs against them (what a GAN that reproduced its training set exactly would score)."""
+
+    def __init__(self, data_path):
+        held_out = to_unit_range(flowers.load_images(data_path, 'held-out'))
+        super().__init__(held_out, to_unit_range(flowers.load_images(data_path)[:len(held_out)]))
 
 
 def load_samples(path):

@@ -106,12 +106,20 @@ def read_idx(path):
     return np.memmap(path, dtype=IDX_DTYPE_CODES[header[2]], mode='r', offset=offset, shape=shape)
 
 
+SPLITS = {'train': 'train', 'test': 't10k'}
+
+
+def _prefix(split):
+    if split not in SPLITS:
+        raise ValueError(f"MNIST has the splits 'train' and 'test', not {split!r}")
+    return SPLITS[split]
+
+
 def load_images(data_path, split='train'):
     """uint8 array (n, 28, 28, 1), memory-mapped."""
-    prefix = 'train' if split == 'train' else 't10k'
-    return read_idx(folder(data_path) / f'{prefix}-images-idx3-ubyte')[..., np.newaxis]
+    return read_idx(folder(data_path) / f'{_prefix(split)}-images-idx3-ubyte')[..., np.newaxis]
 
 
 def load_labels(data_path, split='train'):
-    prefix = 'train' if split == 'train' else 't10k'
-    return read_idx(folder(data_path) / f'{prefix}-labels-idx1-ubyte')
+    """uint8 digits (n,), memory-mapped."""
+    return read_idx(folder(data_path) / f'{_prefix(split)}-labels-idx1-ubyte')

@@ -3,8 +3,13 @@ import ast
 import json
 from pathlib import Path
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / 'dlnd_face_generation.ipynb'
-GRADED = ('model_inputs', 'discriminator', 'generator', 'model_loss', 'model_opt')
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = ROOT / 'dlnd_face_generation.ipynb'
+VARIANTS_NOTEBOOK = ROOT / 'gan_variants.ipynb'
+GRADED = ('model_inputs', 'discriminator', 'generator', 'model_loss', 'model_opt')  # the face-generation notebook's
+VARIANTS_GRADED = ('fc_discriminator', 'fc_generator', 'gan_loss', 'lsgan_loss', 'conditional_generator',
+                   'conditional_discriminator', 'conditional_model_loss', 'augment',
+                   'augmented_model_loss')  # gan_variants.ipynb's
 
 
 def read(notebook=NOTEBOOK):
@@ -27,7 +32,7 @@ def parse_cell(source):
     return ast.parse('\n'.join(lines)), '\n'.join(lines)
 
 
-def definitions_source(sources, graded=GRADED):
+def definitions_source(sources, graded=GRADED + VARIANTS_GRADED):
     """What the graded functions need, without running anything else: every function definition and
     import, the assignments made in the cells that define a graded function, and every assignment of a
     plain constant (learners' functions often read a global such as `epochs`)."""

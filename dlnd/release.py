@@ -1,6 +1,6 @@
 """Build the learner's notebook from the reference solution.
 
-    python -m dlnd.release [dlnd_face_generation.ipynb] [-o release/dlnd_face_generation.ipynb]
+    python -m dlnd.release [dlnd_face_generation.ipynb | gan_variants.ipynb] [-o release/NAME.ipynb]
 
 Every block between '### BEGIN SOLUTION' and '### END SOLUTION' becomes a '# TODO: Implement Function'
 stub, all outputs are cleared, and everything else stays as it is.
@@ -8,6 +8,7 @@ stub, all outputs are cleared, and everything else stays as it is.
 import argparse
 import copy
 import json
+from pathlib import Path
 
 from .fileio import atomic_path
 from .notebook import NOTEBOOK, read
@@ -86,13 +87,14 @@ def learner_notebook(reference):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('notebook', nargs='?', default=str(NOTEBOOK))
-    parser.add_argument('-o', '--output', default='release/dlnd_face_generation.ipynb')
+    parser.add_argument('-o', '--output', help='default: release/ and the notebook\'s name')
     args = parser.parse_args()
+    output = args.output or str(Path('release') / Path(args.notebook).name)
     learner = learner_notebook(read(args.notebook))
-    with atomic_path(args.output) as tmp:
+    with atomic_path(output) as tmp:
         tmp.write_text(json.dumps(learner, indent=1, ensure_ascii=False) + '\n')
     stubs = sum(cell['source'].count(STUB[0]) for cell in learner['cells'] if cell['cell_type'] == 'code')
-    print(f'wrote {args.output}: {stubs} functions to implement, outputs cleared')
+    print(f'wrote {output}: {stubs} functions to implement, outputs cleared')
 
 
 if __name__ == '__main__':

@@ -1,6 +1,6 @@
 """Check a notebook against the project's review rubric, line by line.
 
-    python -m dlnd.review [dlnd_face_generation.ipynb]
+    python -m dlnd.review [dlnd_face_generation.ipynb | gan_variants.ipynb]
 
 The graded functions are judged by the graphs they build (the checks of problem_unittests) and by
 running `train` briefly on random data; training and quality by the notebook's stored outputs.
@@ -89,7 +89,7 @@ def graded(name):
             return False, f'{name} is not defined'
         try:
             with contextlib.redirect_stdout(io.StringIO()):
-                suggestions = sub.tests.check(name, function)
+                suggestions = sub.tests.check_function(name, function)
         except AssertionError as e:
             return False, str(e)
         except Exception as e:
@@ -212,13 +212,93 @@ RUBRIC = [
 ]
 
 
+def cell_calling(sub, name):
+    """The first code cell whose source calls `name`(...)."""
+    return next((c for c in sub.cells if f'{name}(' in c['source'] and f'def {name}(' not in c['source']), None)
+
+
+def gradients_plotted(sub):
+    cell = cell_calling(sub, 'generator_gradients')
+    if cell is None or not images_in(cell):
+        return False, "the gradient comparison's plot is missing: run the cell that calls generator_gradients"
+    return True, 'plotted'
+
+
+def variants_compared(sub, variants=5, spread=0.1):
+    """The comparison table in the outputs: every variant trained, each for the same CPU time."""
+    cell = cell_calling(sub, 'print_table')
+    rows = re.findall(r'^(\S.*?)\s+([\d,]+)\s+(\d+)\s+[\d.]+', stdout_of(cell) if cell else '', re.MULTILINE)
+    if len(rows) < variants or not images_in(cell):
+        return False, f'the comparison shows {len(rows)} of {variants} variants or no grids: run part 4 to the end'
+    seconds = [int(row[2]) for row in rows]
+    if min(seconds) < (1 - spread) * max(seconds):
+        return False, f'the variants did not get the same CPU time: {seconds} seconds'
+    return True, f'{len(rows)} variants, {min(seconds)} to {max(seconds)} CPU seconds each, with grids'
+
+
+def conditional_digits_as_asked(sub, overall=0.97, each=0.95):
+    match = re.search(r'read as asked: ([\d.]+)% of 10,000.*?per digit: (.*)', sub.all_stdout())
+    if not match:
+        return False, "no conditional accuracy in the outputs: run the conditional DCGAN's cells"
+    per_digit = [float(share) / 100 for share in re.findall(r'\d: ([\d.]+)%', match[2])]
+    ok = float(match[1]) / 100 >= overall and len(per_digit) == 10 and min(per_digit) >= each
+    return ok, (f'{match[1]}% of 10,000 read as the digit asked for (at least {overall:.0%}), the worst digit '
+                f'{min(per_digit, default=0):.1%} (at least {each:.0%})')
+
+
+def flowers_with_augmentation(sub, max_ratio=2):
+    text = sub.all_stdout()
+    rows = {name: [float(v) for v in re.findall(r'\d+\.\d+', values)][-3:] for name, values in re.findall(
+        r'^(real against real|DCGAN \+ DiffAugment|DCGAN) ?\(?[^\n]*?((?:\s+\d+\.\d+){3})$', text, re.MULTILINE)}
+    if len(rows) < 3:
+        return False, 'no flowers results in the outputs: run part 5 to the end'
+    real, plain, augmented = rows['real against real'], rows['DCGAN'], rows['DCGAN + DiffAugment']
+    ok = all(a <= max_ratio * r for a, r in zip(augmented, real)) and sum(augmented) < sum(plain)
+    return ok, ('SWD with augmentation ' + ' / '.join(f'{a:.1f}' for a in augmented) + ', without '
+                + ' / '.join(f'{p:.1f}' for p in plain) + ', real against real ' + ' / '.join(f'{r:.1f}' for r in real)
+                + f' (limit {max_ratio}x)')
+
+
+VARIANTS_RUBRIC = [
+    ('fc_discriminator: fully connected, at least one hidden layer with a leaky ReLU of slope alpha, '
+     "scope 'discriminator' with reuse, sigmoid output, one logit per image", graded('fc_discriminator')),
+    ('fc_generator: fully connected, at least one hidden layer with a leaky ReLU of slope alpha, '
+     "scope 'generator' with reuse=not is_train, tanh output of 28x28xC", graded('fc_generator')),
+    ('gan_loss: cross-entropy on the logits, labels that let both losses train, the non-saturating generator '
+     'loss', graded('gan_loss')),
+    ('lsgan_loss: 1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2] and 1/2 E[(D(G(z)) - 1)^2] on the raw scores',
+     graded('lsgan_loss')),
+    ('conditional_generator: the DCGAN generator reading its labels (other labels, other images)',
+     graded('conditional_generator')),
+    ('conditional_discriminator: the DCGAN discriminator reading its labels (other labels, other logits)',
+     graded('conditional_discriminator')),
+    ('conditional_model_loss: the labels given to the generator and to both discriminator calls, the logits to '
+     'the loss', graded('conditional_model_loss')),
+    ('every unit-test cell ran and passed', unit_tests_ran),
+    ('the saturating and non-saturating gradients are compared in a plot', gradients_plotted),
+    ('five GANs trained for the same CPU time, each with a grid and a row of metrics', variants_compared),
+    ('the conditional DCGAN draws the digit asked for (97% of 10,000 samples, every digit 95%)',
+     conditional_digits_as_asked),
+    ('augment: colour, translation and cutout drawn per image, differentiable', graded('augment')),
+    ('augmented_model_loss: every image the discriminator sees goes through augment, real and fake, in both losses',
+     graded('augmented_model_loss')),
+    ('flowers: with augmentation, within 2x of real against real at every SWD level, and better than without',
+     flowers_with_augmentation),
+]
+
+
+def rubric_for(sub):
+    """The face-generation rubric, or the GAN-family one for a notebook that defines the family's functions."""
+    return VARIANTS_RUBRIC if any('def fc_discriminator(' in c['source'] for c in sub.cells) else RUBRIC
+
+
 def review(path):
     """[(rubric line, met, reason, suggestions)] for the notebook at `path`.
 
     A check returns (met, reason) or, when it has advice for a solution that passes, (met, reason, suggestions).
     """
     sub = Submission(path)
-    return [(line, *_with_suggestions(*check(sub))) for line, check in RUBRIC]
+    return [(line, *_with_suggestions(*check(sub))) for line, check in rubric_for(sub)]
 
 
 def _with_suggestions(met, reason, suggestions=()):

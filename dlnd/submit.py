@@ -1,11 +1,13 @@
 """Build the zip a reviewer expects, refusing a notebook that has not been run to the end.
 
-    python -m dlnd.submit [dlnd_face_generation.ipynb] [-o submission.zip]
+    python -m dlnd.submit [dlnd_face_generation.ipynb | gan_variants.ipynb] [-o submission.zip]
 
-The zip holds the executed notebook, its HTML export, helper.py, problem_unittests.py and the
-dlnd package they import.
+The zip holds the executed notebook, its HTML export, any notebook its code reads (gan_variants.ipynb
+reads the face-generation notebook's DCGAN), helper.py, problem_unittests.py and the dlnd package they
+import.
 """
 import argparse
+import re
 import sys
 import zipfile
 from pathlib import Path
@@ -78,9 +80,17 @@ def build(notebook_path, output):
     with atomic_path(output) as tmp, zipfile.ZipFile(tmp, 'w', zipfile.ZIP_DEFLATED) as archive:
         archive.write(notebook_path, notebook_path.name)
         archive.writestr(notebook_path.with_suffix('.html').name, html_export(notebook_path))
+        for companion in companion_notebooks(nb, notebook_path.parent):
+            archive.write(companion, companion.name)
         for name in SUPPORT_FILES:
             archive.write(ROOT / name, name)
     return Path(output)
+
+
+def companion_notebooks(nb, folder):
+    """The other notebooks the code cells read (gan_variants.ipynb loads the DCGAN of the face-generation one)."""
+    named = {name for cell in code_cells(nb) for name in re.findall(r"['\"]([\w.-]+\.ipynb)['\"]", cell['source'])}
+    return [folder / name for name in sorted(named) if (folder / name).is_file()]
 
 
 def main():

@@ -7,8 +7,10 @@ holds what the rubric requires or what breaks training: each must fail with its 
 """
 import pytest
 
+import edits
 import problem_unittests as tests
 from dlnd.notebook import GRADED, cell_sources, definitions_source, load_functions
+from edits import case_ids
 from learner_solutions import SOLUTIONS
 
 tf = tests.tf
@@ -196,15 +198,7 @@ MISTAKES = [
 
 
 def edited(replacements):
-    source = SOLUTION
-    for original, replacement in replacements:
-        assert source.count(original) >= 1, f'the notebook no longer contains {original!r}; update this case'
-        source = source.replace(original, replacement)
-    return load_functions(tf, source)
-
-
-def case_ids(cases):
-    return [f'{case[0]}-{k}' for k, case in enumerate(cases)]
+    return edits.edited(tf, SOLUTION, replacements)
 
 
 @pytest.mark.parametrize('name', GRADED)
@@ -247,7 +241,7 @@ def test_failures_are_one_line_and_the_graph_is_fresh(capsys):
 
 def test_check_returns_the_suggestions_the_test_prints():
     functions = edited([("cross_entropy(d_logits_real, smooth)", "cross_entropy(d_logits_real, 1.0)")])
-    suggestions = tests.check('model_loss', functions['model_loss'])
+    suggestions = tests.check_function('model_loss', functions['model_loss'])
     assert len(suggestions) == 1 and 'one-sided label smoothing' in suggestions[0]
 
 
@@ -256,7 +250,7 @@ def test_learners_solutions_pass_with_the_suggestions_a_reviewer_would_make(styl
     solution, expected = SOLUTIONS[style]
     functions = load_functions(tf, SOLUTION + '\n\n' + '\n\n'.join(solution.values()))
     for name in GRADED:
-        suggestions = tests.check(name, functions[name])
+        suggestions = tests.check_function(name, functions[name])
         wanted = expected.get(name, [])
         assert len(suggestions) == len(wanted) and all(any(w in s for s in suggestions) for w in wanted), \
             (name, suggestions)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dlnd import release, review, submit
-from dlnd.notebook import NOTEBOOK, read
+from dlnd.notebook import NOTEBOOK, VARIANTS_NOTEBOOK, read
 from learner_solutions import SOLUTIONS
 
 os.environ.setdefault('MPLBACKEND', 'Agg')
@@ -99,6 +99,44 @@ def test_learners_solutions_meet_every_line(reference, tmp_path, style):
     assert len(rate_advice) == (style == 'losses_style')
 
 
+VARIANT_LINES = ['fc_discriminator', 'fc_generator', 'gan_loss', 'lsgan_loss', 'conditional_generator',
+                 'conditional_discriminator', 'conditional_model_loss', 'unit tests', 'gradients', 'comparison',
+                 'conditional digits', 'augment', 'augmented_model_loss', 'flowers']
+VARIANT_OUTPUT_LINES = {'unit tests', 'gradients', 'comparison', 'conditional digits', 'flowers'}
+
+
+def failing_variant_lines(path):
+    results = review.review(path)
+    assert len(results) == len(VARIANT_LINES)
+    return {name for name, (_, met, _, _) in zip(VARIANT_LINES, results) if not met}
+
+
+def test_the_variants_notebook_meets_every_line():
+    assert failing_variant_lines(VARIANTS_NOTEBOOK) == set()
+
+
+@pytest.mark.parametrize('old, new, expected', [
+    ("d_loss = 0.5 * tf.reduce_mean(tf.square(d_scores_real - 1.0))",
+     "d_loss = 0.5 * tf.reduce_mean(tf.square(tf.sigmoid(d_scores_real) - 1.0))", {'lsgan_loss'}),
+    ("x = tf.layers.dense(tf.concat([z, labels], axis=1), 7 * 7 * 128",
+     "x = tf.layers.dense(z, 7 * 7 * 128", {'conditional_generator'}),
+    ("_, d_logits_fake = discriminator(augment(fake), reuse=True)",
+     "_, d_logits_fake = discriminator(fake, reuse=True)", {'augmented_model_loss'}),
+], ids=['lsgan-sigmoid', 'labels-ignored', 'fakes-not-augmented'])
+def test_variant_mistakes_fail_exactly_their_lines(tmp_path, old, new, expected):
+    assert failing_variant_lines(edited(read(VARIANTS_NOTEBOOK), tmp_path, old, new)) == expected
+
+
+def test_an_unrun_variants_notebook_fails_the_output_lines(tmp_path):
+    assert failing_variant_lines(write(cleared_from(read(VARIANTS_NOTEBOOK), 0), tmp_path / 'unrun.ipynb')) == \
+        VARIANT_OUTPUT_LINES
+
+
+def test_the_variants_submission_carries_the_face_notebook_it_reads(tmp_path):
+    names = set(zipfile.ZipFile(submit.build(VARIANTS_NOTEBOOK, tmp_path / 's.zip')).namelist())
+    assert {'gan_variants.ipynb', 'gan_variants.html', 'dlnd_face_generation.ipynb', 'problem_unittests.py'} <= names
+
+
 def test_training_cells_are_the_cells_that_call_train():
     assert review.calls_train('%matplotlib inline\nhistory = train(1, 64, get_batches)\n')
     assert review.calls_train('print(train(1, 64))')
@@ -136,10 +174,16 @@ def test_submission_is_refused_with_the_reason(reference, tmp_path):
     assert not (tmp_path / 'a.zip').exists() and not (tmp_path / 'b.zip').exists()
 
 
-def test_learner_release_stubs_every_solution_and_round_trips(reference):
+RELEASES = [(NOTEBOOK, 6, 'model_inputs must return 3 tensors', 'tests.test_model_inputs'),
+            (VARIANTS_NOTEBOOK, 7, 'fc_discriminator must return 2 tensors', 'tests.test_fc_discriminator')]
+
+
+@pytest.mark.parametrize('notebook, stubs', [release[:2] for release in RELEASES], ids=['faces', 'variants'])
+def test_learner_release_stubs_every_solution_and_round_trips(notebook, stubs):
+    reference = read(notebook)
     learner = release.learner_notebook(reference)
     sources = [''.join(c['source']) for c in learner['cells'] if c['cell_type'] == 'code']
-    assert sum(s.count('# TODO: Implement Function') for s in sources) == 6
+    assert sum(s.count('# TODO: Implement Function') for s in sources) == stubs
     assert not any(release.BEGIN in s or 'tf.layers' in s for s in sources)
     assert all(not c['outputs'] and c['execution_count'] is None for c in learner['cells'] if c['cell_type'] == 'code')
     assert [c['source'] for c in learner['cells'] if c['cell_type'] == 'markdown'] == \
@@ -155,16 +199,17 @@ def test_learner_release_stubs_every_solution_and_round_trips(reference):
     assert restored == expected
 
 
-def test_learner_notebook_runs_to_its_first_unit_test_which_says_what_is_missing(reference, shared_data,
-                                                                                   monkeypatch):
+@pytest.mark.parametrize('notebook, _, message, first_test', RELEASES, ids=['faces', 'variants'])
+def test_learner_notebook_runs_to_its_first_unit_test_which_says_what_is_missing(notebook, _, message, first_test,
+                                                                                   shared_data, monkeypatch):
     import nbclient
     import nbformat
-    learner = nbformat.from_dict(release.learner_notebook(reference))
+    learner = nbformat.from_dict(release.learner_notebook(read(notebook)))
     client = nbclient.NotebookClient(learner, timeout=300, kernel_name='python3',
-                                     resources={'metadata': {'path': str(Path(NOTEBOOK).parent)}})
+                                     resources={'metadata': {'path': str(Path(notebook).parent)}})
     monkeypatch.setenv('DLND_DATA_SOURCE', str(shared_data))
     with pytest.raises(nbclient.exceptions.CellExecutionError) as error:
         client.execute()
-    assert 'model_inputs must return 3 tensors' in str(error.value)
+    assert message in str(error.value)
     ran = [c for c in learner.cells if c.cell_type == 'code' and c.get('execution_count')]
-    assert 'tests.test_model_inputs' in ran[-1].source
+    assert first_test in ran[-1].source
