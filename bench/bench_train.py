@@ -4,8 +4,9 @@
 
 Both train the same layer shapes (the notebook's, read from its graph) at batch 64 on the same machine
 in this one run, each in its own process (the notebook needs graph mode and Keras 2; the reference
-eager Keras 3), alternating rounds; the medians are compared. Also measured: the notebook with oneDNN
-off (TensorFlow's default on CPUs without AVX-512, which helper turns on), and, where the CPU computes
+eager Keras 3), alternating rounds; the medians are compared. Also measured: the notebook in a plain
+tf.Session() (grappler's remapper on, which helper.session_config turns off), with oneDNN off (TensorFlow's
+default on CPUs without AVX-512, which helper turns on), and, where the CPU computes
 bfloat16 in hardware (AMX or AVX-512 bf16; --bf16 measures the slow emulation elsewhere), the notebook with
 bfloat16 mixed precision (helper.session_config with DLND_MIXED_PRECISION=1) and the reference with Keras's
 mixed_bfloat16 policy. Printed with them: the FLOPs one training step executes (counted op by op from the
@@ -26,9 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BATCH, Z_DIM = 64, 100
 
 
-def notebook_rate(steps, channels):
+def notebook_rate(steps, channels, plain_session=False):
     """Images/s, FLOPs per step, matmul peak (GFLOP/s) and layer widths, in graph mode with the
-    notebook's functions, updated as train() does: both optimizers in one sess.run."""
+    notebook's functions, updated as train() does: both optimizers in one sess.run, in a session with
+    helper.session_config() (or a plain tf.Session(), whose remapper tries and fails to fuse)."""
     sys.path.insert(0, str(ROOT))
     import helper
     from dlnd.notebook import load_functions, notebook_settings
@@ -42,7 +44,8 @@ def notebook_rate(steps, channels):
         rng = np.random.default_rng(0)
         feed = {input_real: rng.uniform(-1, 1, (BATCH, 28, 28, channels)), input_z: rng.uniform(-1, 1, (BATCH, Z_DIM)),
                 lr: settings['learning_rate']}
-        with tf.Session(config=helper.session_config(log=lambda line: None)) as sess:
+        config = None if plain_session else helper.session_config(log=lambda line: None)
+        with tf.Session(config=config) as sess:
             sess.run(tf.global_variables_initializer())
             for _ in range(5):  # warm-up
                 sess.run(train_op, feed)
@@ -148,8 +151,9 @@ def keras_rate(steps, channels, widths, policy=None):
     return {'images_per_s': steps * BATCH / (time.perf_counter() - start)}
 
 
-VARIANTS = {  # name: (the environment it runs in, whether it is the reference, Keras's dtype policy)
+VARIANTS = {  # name: (the environment it runs in, whether it is the reference, Keras's policy or 'plain')
     'notebook': ({}, False, None),
+    'notebook, plain session (remapper on)': ({}, False, 'plain'),
     'notebook, oneDNN off': ({'TF_ENABLE_ONEDNN_OPTS': '0'}, False, None),
     'notebook, bfloat16': ({'DLND_MIXED_PRECISION': '1'}, False, None),
     'reference': ({}, True, None),
@@ -162,7 +166,7 @@ def run_variant(name, steps, channels, widths):
     extra, reference, policy = VARIANTS[name]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', **extra)
     env.pop('TF_USE_LEGACY_KERAS', None)
-    options = ['--reference', json.dumps(widths)] + (['--policy', policy] if policy else []) if reference else []
+    options = (['--reference', json.dumps(widths)] if reference else []) + (['--policy', policy] if policy else [])
     out = subprocess.run([sys.executable, __file__, '--steps', str(steps), '--channels', str(channels), '--run',
                           *options], env=env, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -180,7 +184,7 @@ def main():
     args = parser.parse_args()
     if args.run:
         rates = keras_rate(args.steps, args.channels, json.loads(args.reference), args.policy) if args.reference \
-            else notebook_rate(args.steps, args.channels)
+            else notebook_rate(args.steps, args.channels, plain_session=args.policy == 'plain')
         print(json.dumps(rates))
         return
     sys.path.insert(0, str(ROOT))

@@ -8,7 +8,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from .fileio import CHUNK_BYTES, DataError
+from .fileio import CHUNK_BYTES, DataError, file_digest
 
 
 def check_member(zip_path, info):
@@ -96,3 +96,15 @@ def extract_tar(tar_path, dest_dir):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest_dir
+
+
+def check_fetched(path, location, magic, kind, mirrors, official_md5):
+    """An archive just fetched: of the right kind (a server's error page is not), and the official file (by its
+    md5) when it came from a public mirror; a local copy may hold part of the data set."""
+    with open(path, 'rb') as f:
+        if f.read(len(magic)) != magic:
+            raise DataError(f'not a {kind} archive (an error page from the server?)')
+    if location in mirrors:
+        md5 = file_digest(path, 'md5')
+        if md5 != official_md5:
+            raise DataError(f'wrong checksum: md5 {md5}, expected {official_md5}')

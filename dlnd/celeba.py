@@ -8,9 +8,8 @@ import functools
 from pathlib import Path
 
 from . import cache, imageprep
-from .archive import extract_zip
+from .archive import check_fetched, extract_zip
 from .download import candidate_locations, is_url, local_source, obtain
-from .fileio import DataError, file_digest
 
 IMAGE_SIZE = 28
 CROP_FRACTION = 108 / 178  # the course's 108x108 centre crop of the 178x218 aligned images
@@ -91,10 +90,4 @@ def find_or_fetch_folders(data_path):
 def check_zip(path, location):
     """A public mirror must serve the official archive (checked by md5). A zip from the local
     source may hold part of CelebA; its members are checked, with their CRCs, on extraction."""
-    with open(path, 'rb') as f:
-        if f.read(4) != b'PK\x03\x04':
-            raise DataError('not a zip archive (an error page from the server?)')
-    if location in MIRRORS:
-        md5 = file_digest(path, 'md5')
-        if md5 != ZIP_MD5:
-            raise DataError(f'wrong checksum: md5 {md5}, expected {ZIP_MD5}')
+    check_fetched(path, location, b'PK\x03\x04', 'zip', MIRRORS, ZIP_MD5)

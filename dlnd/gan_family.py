@@ -85,10 +85,11 @@ def build(variant, channels, classes=None):
                                       channels)
     else:
         d_loss, g_loss = variant.model_loss(input_real, input_z, channels, variant.loss)
+    train_ops = optimizers(d_loss, g_loss)  # before the probe, whose batch-norm updates training must not run
     sampler = variant.generator(input_z, channels, is_train=False)
     probe_images = tf.placeholder(tf.float32, (None, 28, 28, channels), name='probe_images')
     probe = tf.reduce_mean(variant.discriminator(probe_images, reuse=True)[0])
-    return Graph(input_real, input_z, None, d_loss, g_loss, optimizers(d_loss, g_loss), sampler, probe, probe_images)
+    return Graph(input_real, input_z, None, d_loss, g_loss, train_ops, sampler, probe, probe_images)
 
 
 class TrainedGan:

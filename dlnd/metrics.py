@@ -34,6 +34,13 @@ def class_histogram(probabilities, classes=10):
     return np.bincount(probabilities.argmax(1), minlength=classes) / len(probabilities)
 
 
+def median_nearest_distance(images, references):
+    """The median, over `images`, of the Euclidean pixel distance to the nearest of `references`."""
+    a, b = images.reshape(len(images), -1).astype(np.float64), references.reshape(len(references), -1)
+    squared = (a ** 2).sum(1)[:, None] - 2 * a @ b.T + (b ** 2).sum(1)[None, :]
+    return float(np.median(np.sqrt(np.maximum(squared.min(axis=1), 0))))
+
+
 def mnist_metrics(classifier, generated, real):
     """Frechet distance, classifier score and class histogram of generated digits against real ones."""
     gen_features, gen_probs = classifier.run(generated)

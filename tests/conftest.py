@@ -42,6 +42,12 @@ def celeba_folder(tmp_path_factory, shared_data):
     return _prepared('celeba', tmp_path_factory.mktemp('celeba'))
 
 
+@pytest.fixture(scope='session')
+def flowers_folder(tmp_path_factory, shared_data):
+    """A data folder with the flowers cache built from the real photographs."""
+    return _prepared('flowers', tmp_path_factory.mktemp('flowers'))
+
+
 @pytest.fixture(autouse=True)
 def no_data_source(monkeypatch):
     """Each test chooses its own data source; none leaks in from the environment."""

@@ -1,4 +1,6 @@
 """Wrong and right code made by editing a notebook's reference solution, as the graded checks' tests use it."""
+import pytest
+
 from dlnd.notebook import load_functions
 
 
@@ -12,3 +14,11 @@ def edited(tf, source, replacements):
 
 def case_ids(cases):
     return [f'{case[0]}-{k}' for k, case in enumerate(cases)]
+
+
+def assert_caught(test, function, message):
+    """The graded test fails `function` with a one-line message containing `message`."""
+    with pytest.raises(AssertionError) as error:
+        test(function)
+    text = str(error.value)
+    assert message in text and '\n' not in text, text

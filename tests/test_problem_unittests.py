@@ -10,7 +10,7 @@ import pytest
 import edits
 import problem_unittests as tests
 from dlnd.notebook import GRADED, cell_sources, definitions_source, load_functions
-from edits import case_ids
+from edits import assert_caught, case_ids
 from learner_solutions import SOLUTIONS
 
 tf = tests.tf
@@ -223,11 +223,7 @@ def test_each_working_form_passes_all_five_checks(name, replacements, suggestion
 
 @pytest.mark.parametrize('name, replacements, message', MISTAKES, ids=case_ids(MISTAKES))
 def test_each_mistake_is_caught_with_its_own_message(name, replacements, message):
-    functions = edited(replacements)
-    with pytest.raises(AssertionError) as error:
-        getattr(tests, f'test_{name}')(functions[name])
-    text = str(error.value)
-    assert message in text and '\n' not in text, text
+    assert_caught(getattr(tests, f'test_{name}'), edited(replacements)[name], message)
 
 
 def test_failures_are_one_line_and_the_graph_is_fresh(capsys):

@@ -175,7 +175,7 @@ def test_submission_is_refused_with_the_reason(reference, tmp_path):
 
 
 RELEASES = [(NOTEBOOK, 6, 'model_inputs must return 3 tensors', 'tests.test_model_inputs'),
-            (VARIANTS_NOTEBOOK, 7, 'fc_discriminator must return 2 tensors', 'tests.test_fc_discriminator')]
+            (VARIANTS_NOTEBOOK, 9, 'fc_discriminator must return 2 tensors', 'tests.test_fc_discriminator')]
 
 
 @pytest.mark.parametrize('notebook, stubs', [release[:2] for release in RELEASES], ids=['faces', 'variants'])
