@@ -13,7 +13,7 @@ install:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 
 data: install
-	$(PYTHON) -c "import helper; helper.download_extract('mnist'); helper.download_extract('celeba')"
+	$(PYTHON) -c "import helper; [helper.download_extract(name) for name in ('mnist', 'celeba', 'flowers')]"
 
 run: data
 	$(PYTHON) -m jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=-1 $(NOTEBOOKS)
