@@ -1,4 +1,5 @@
-"""Data for the face-generation project: download, check, crop and batch MNIST and CelebA.
+"""Data for the face-generation project and the GAN family: download, check, crop and batch MNIST, CelebA
+and the Oxford 102 Flowers.
 
     import helper
     tf = helper.import_tensorflow()           # tensorflow.compat.v1 with working tf.layers
@@ -8,7 +9,8 @@
     for images, labels in mnist.get_batches(64, labels=True): ...   # and one-hot digits (64, 10)
 
 Set DLND_DATA_SOURCE to a local folder or base URL to try it before the public mirrors
-(its layout: mnist/*.gz, celeba/img_align_celeba/ or celeba/img_align_celeba.zip).
+(its layout: mnist/*.gz, celeba/img_align_celeba/ or celeba/img_align_celeba.zip,
+flowers/102flowers.tgz or flowers/oxford102_test/<class>/).
 The code lives in the dlnd package; this module keeps the course's names.
 """
 from dlnd.tf_setup import set_tensorflow_environment

@@ -189,8 +189,9 @@ def evaluate(gan, evaluator, count=SCORE_SAMPLES):
     return scores
 
 
-def generator_gradients(variant, dataset, batches, every=5, seed=0):
-    """Train an unconditional variant for `batches` batches; every `every` batches, on the same batch, the norm
+def generator_gradients(variant, dataset, batches, every=5, seed=0, head_start=0):
+    """Train an unconditional variant for `batches` batches, the discriminator alone for the first `head_start`
+    (as when it learns faster than the generator early on); every `every` batches, on the same batch, the norm
     of the generator's gradient under the non-saturating loss -log D(G(z)) and under the saturating (minimax)
     loss log(1 - D(G(z))), and the mean D(G(z)). Returns {'batch', 'non-saturating', 'saturating', 'D(G(z))'}."""
     with tf.Graph().as_default():
@@ -216,7 +217,7 @@ def generator_gradients(variant, dataset, batches, every=5, seed=0):
                     for key, value in zip(('non-saturating', 'saturating', 'D(G(z))'), values):
                         record[key].append(float(value))
                     record['batch'].append(done)
-                sess.run(train_ops, feed)
+                sess.run(train_ops[0] if done < head_start else train_ops, feed)
     return {key: np.array(values) for key, values in record.items()}
 
 

@@ -1,7 +1,9 @@
-"""The outputs stored in the committed notebook come from one full top-to-bottom run."""
+"""The outputs stored in the committed notebooks come from one full top-to-bottom run."""
 import re
 
-from dlnd.notebook import NOTEBOOK, cell_settings, code_cells, read
+import pytest
+
+from dlnd.notebook import NOTEBOOK, VARIANTS_NOTEBOOK, cell_settings, code_cells, read
 from dlnd.submit import completeness_problems, images_in, stdout_of, unit_test_problems
 
 
@@ -32,8 +34,9 @@ def test_celeba_ran_the_batches_of_its_full_size_epochs_with_a_grid_every_100():
     assert abs(batches - wanted) <= 0.05 * wanted and images_in(cell) >= batches // 100
 
 
-def test_no_tensorflow_log_line_reached_the_stored_outputs():
+@pytest.mark.parametrize('notebook', [NOTEBOOK, VARIANTS_NOTEBOOK], ids=lambda path: path.name)
+def test_no_tensorflow_log_line_reached_the_stored_outputs(notebook):
     from dlnd.tf_setup import NATIVE_LOG_LINE
-    texts = [''.join(output.get('text', '')) for cell in code_cells(NOTEBOOK) for output in cell.get('outputs', [])]
+    texts = [''.join(output.get('text', '')) for cell in code_cells(notebook) for output in cell.get('outputs', [])]
     lines = [line for text in texts for line in text.splitlines() if NATIVE_LOG_LINE.match(line)]
     assert lines == [], lines[:3]
