@@ -247,16 +247,19 @@ def conditional_digits_as_asked(sub, overall=0.97, each=0.95):
 
 
 def flowers_with_augmentation(sub, max_ratio=2):
+    """Both flower runs scored, and with augmentation within max_ratio x real against real at every level.
+    Better than without is reported, not required: at the notebook's budget the SWD cannot tell them apart
+    reliably (docs/experiments.md), and a learner cannot make it so."""
     text = sub.all_stdout()
     rows = {name: [float(v) for v in re.findall(r'\d+\.\d+', values)][-3:] for name, values in re.findall(
         r'^(real against real|DCGAN \+ DiffAugment|DCGAN) ?\(?[^\n]*?((?:\s+\d+\.\d+){3})$', text, re.MULTILINE)}
     if len(rows) < 3:
         return False, 'no flowers results in the outputs: run part 5 to the end'
     real, plain, augmented = rows['real against real'], rows['DCGAN'], rows['DCGAN + DiffAugment']
-    ok = all(a <= max_ratio * r for a, r in zip(augmented, real)) and sum(augmented) < sum(plain)
+    ok = all(a <= max_ratio * r for a, r in zip(augmented, real))
     return ok, ('SWD with augmentation ' + ' / '.join(f'{a:.1f}' for a in augmented) + ', without '
                 + ' / '.join(f'{p:.1f}' for p in plain) + ', real against real ' + ' / '.join(f'{r:.1f}' for r in real)
-                + f' (limit {max_ratio}x)')
+                + f' (limit {max_ratio}x, with augmentation)')
 
 
 VARIANTS_RUBRIC = [
@@ -282,7 +285,7 @@ VARIANTS_RUBRIC = [
     ('augment: colour, translation and cutout drawn per image, differentiable', graded('augment')),
     ('augmented_model_loss: every image the discriminator sees goes through augment, real and fake, in both losses',
      graded('augmented_model_loss')),
-    ('flowers: with augmentation, within 2x of real against real at every SWD level, and better than without',
+    ('flowers: trained without and with augmentation; with it, within 2x of real against real at every SWD level',
      flowers_with_augmentation),
 ]
 

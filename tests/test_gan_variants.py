@@ -230,6 +230,15 @@ def test_the_gradient_probe_measures_both_losses_on_the_same_batches(notebook_fu
     assert np.allclose(ratio[0], expected[0], rtol=0.3), (ratio, expected)
 
 
+def test_with_a_head_start_only_the_discriminator_trains_and_it_rejects_the_fakes(notebook_functions, mnist_data):
+    f = notebook_functions
+    vanilla = gan_family.Variant('vanilla', f['fc_discriminator'], f['fc_generator'], f['gan_loss'])
+    both = gan_family.generator_gradients(vanilla, mnist_data, batches=31, every=10)
+    alone = gan_family.generator_gradients(vanilla, mnist_data, batches=31, every=10, head_start=31)
+    assert alone['D(G(z))'][0] == both['D(G(z))'][0]  # the same start
+    assert alone['D(G(z))'][-1] < both['D(G(z))'][-1] - 0.1, (alone['D(G(z))'], both['D(G(z))'])
+
+
 def test_the_conditional_accuracy_is_the_classifiers_reading(mnist_folder):
     from dlnd.evaluation import MnistEvaluator
     evaluator = MnistEvaluator(mnist_folder)

@@ -127,6 +127,29 @@ def test_variant_mistakes_fail_exactly_their_lines(tmp_path, old, new, expected)
     assert failing_variant_lines(edited(read(VARIANTS_NOTEBOOK), tmp_path, old, new)) == expected
 
 
+def with_flowers_row(nb, name, values):
+    """The notebook with the SWD row of one flower run replaced by `values` in its stored output."""
+    nb = copy.deepcopy(nb)
+    for cell in nb['cells']:
+        for output in cell.get('outputs', []):
+            lines = ''.join(output.get('text', '')).split('\n')
+            for i, line in enumerate(lines):
+                if line.startswith(f'{name} (') and 'CPU s)' in line:
+                    lines[i] = line[:line.index(')') + 1].ljust(58) + ''.join(f'{v:11.2f}' for v in values)
+                    output['text'] = '\n'.join(lines)
+    return nb
+
+
+def test_the_flowers_line_requires_augmentation_within_2x_of_real_and_only_reports_without(tmp_path):
+    nb = read(VARIANTS_NOTEBOOK)
+    line = review.VARIANTS_RUBRIC[VARIANT_LINES.index('flowers')][1]
+    plain_better = write(with_flowers_row(nb, 'DCGAN', [20.0, 20.0, 100.0]), tmp_path / 'plain.ipynb')
+    assert line(review.Submission(plain_better))[0]
+    too_far = write(with_flowers_row(nb, 'DCGAN + DiffAugment', [60.0, 40.0, 150.0]), tmp_path / 'far.ipynb')
+    met, why = line(review.Submission(too_far))
+    assert not met and 'with augmentation 60.0 / 40.0 / 150.0' in why
+
+
 def test_an_unrun_variants_notebook_fails_the_output_lines(tmp_path):
     assert failing_variant_lines(write(cleared_from(read(VARIANTS_NOTEBOOK), 0), tmp_path / 'unrun.ipynb')) == \
         VARIANT_OUTPUT_LINES
