@@ -217,7 +217,8 @@ def train_setting(name, dataset, batches, cpu_budget, evaluator, seed=0, every=N
         rng = np.random.default_rng(seed)
         input_real, input_z, train_ops, sampler, settings = build_graph(name, dataset.shape[3])
         eval_z = sample_z(np.random.default_rng(1234), settings, samples)  # its first 1,000 as before
-        with tf.Session() as sess:
+        config = helper.session_config(log=lambda line: print(line, file=sys.stderr))  # DLND_MIXED_PRECISION too
+        with tf.Session(config=config) as sess:
             def generate():
                 return np.concatenate([sess.run(sampler, {input_z: eval_z[i:i + EVAL_IMAGES]})
                                        for i in range(0, samples, EVAL_IMAGES)])
