@@ -151,22 +151,22 @@ def keras_rate(steps, channels, widths, policy=None):
     return {'images_per_s': steps * BATCH / (time.perf_counter() - start)}
 
 
-VARIANTS = {  # name: (the environment it runs in, whether it is the reference, Keras's policy or 'plain')
-    'notebook': ({}, False, None),
-    'notebook, plain session (remapper on)': ({}, False, 'plain'),
-    'notebook, oneDNN off': ({'TF_ENABLE_ONEDNN_OPTS': '0'}, False, None),
-    'notebook, bfloat16': ({'DLND_MIXED_PRECISION': '1'}, False, None),
-    'reference': ({}, True, None),
-    'reference, mixed_bfloat16': ({}, True, 'mixed_bfloat16'),
+VARIANTS = {  # name: (the environment it runs in, whether it is the reference, its extra options)
+    'notebook': ({}, False, []),
+    'notebook, plain session (remapper on)': ({}, False, ['--plain-session']),
+    'notebook, oneDNN off': ({'TF_ENABLE_ONEDNN_OPTS': '0'}, False, []),
+    'notebook, bfloat16': ({'DLND_MIXED_PRECISION': '1'}, False, []),
+    'reference': ({}, True, []),
+    'reference, mixed_bfloat16': ({}, True, ['--policy', 'mixed_bfloat16']),
 }
 
 
 def run_variant(name, steps, channels, widths):
     """One variant's rates, in its own fresh process."""
-    extra, reference, policy = VARIANTS[name]
+    extra, reference, options = VARIANTS[name]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', **extra)
     env.pop('TF_USE_LEGACY_KERAS', None)
-    options = (['--reference', json.dumps(widths)] if reference else []) + (['--policy', policy] if policy else [])
+    options = (['--reference', json.dumps(widths)] if reference else []) + options
     out = subprocess.run([sys.executable, __file__, '--steps', str(steps), '--channels', str(channels), '--run',
                           *options], env=env, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -181,10 +181,11 @@ def main():
     parser.add_argument('--run', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--reference', help=argparse.SUPPRESS)
     parser.add_argument('--policy', help=argparse.SUPPRESS)
+    parser.add_argument('--plain-session', action='store_true', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
         rates = keras_rate(args.steps, args.channels, json.loads(args.reference), args.policy) if args.reference \
-            else notebook_rate(args.steps, args.channels, plain_session=args.policy == 'plain')
+            else notebook_rate(args.steps, args.channels, plain_session=args.plain_session)
         print(json.dumps(rates))
         return
     sys.path.insert(0, str(ROOT))
@@ -202,7 +203,7 @@ def main():
           f'D {ours["d_filters"]}, G {ours["g_filters"]}, {ours["kernel"]}x{ours["kernel"]} kernels; '
           f'bfloat16 in hardware: {"yes" if cpu_has_bfloat16() else "no"}')
     for name in names:
-        print(f'{name + ":":36}{rate[name]:8.0f} images/s   {rate[name] / rate["reference"]:5.2f}x the reference')
+        print(f'{name + ":":40}{rate[name]:8.0f} images/s   {rate[name] / rate["reference"]:5.2f}x the reference')
     verdict = 'met' if rate['notebook'] >= rate['reference'] else 'MISSED'
     print(f'ratio notebook / reference:         {rate["notebook"] / rate["reference"]:8.2f}x   (target >= 1.0: '
           f'{verdict})')

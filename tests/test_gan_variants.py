@@ -173,6 +173,12 @@ def mnist_data(mnist_folder):
     return helper.Dataset('mnist', mnist_folder)
 
 
+@pytest.fixture(scope='module')
+def vanilla(notebook_functions):
+    f = notebook_functions
+    return gan_family.Variant('vanilla', f['fc_discriminator'], f['fc_generator'], f['gan_loss'])
+
+
 def test_labelled_batches_pair_each_image_with_its_digit(mnist_data):
     images, labels = next(mnist_data.get_batches(50, labels=True))
     assert images.shape == (50, 28, 28, 1) and labels.shape == (50, 10) and labels.dtype == np.float32
@@ -193,7 +199,8 @@ def test_unlabelled_data_refuses_labels(tmp_path):
         next(Unlabelled().get_batches(5, labels=True))
 
 
-def test_every_variant_trains_and_the_conditional_one_draws_the_digits_asked_for(notebook_functions, mnist_data):
+def test_every_variant_trains_and_the_conditional_one_draws_the_digits_asked_for(notebook_functions, vanilla,
+                                                                                 mnist_data):
     f = notebook_functions
     variant = gan_family.Variant('conditional', f['conditional_discriminator'], f['conditional_generator'],
                                  f['lsgan_loss'], f['conditional_model_loss'], conditional=True)
@@ -205,23 +212,18 @@ def test_every_variant_trains_and_the_conditional_one_draws_the_digits_asked_for
     assert images.shape == (20, 28, 28, 1) and np.abs(images).max() <= 1
     walk = gan_family.latent_walk(gan, 3, steps=5)
     assert walk.shape == (5, 28, 28, 1) and not np.allclose(walk[0], walk[-1])
-    vanilla = gan_family.Variant('vanilla', f['fc_discriminator'], f['fc_generator'], f['gan_loss'])
     real = next(mnist_data.get_batches(16))
     gan = gan_family.train(vanilla, mnist_data, cpu_seconds=600, max_batches=3, probe_sets={'real': real},
                            probe_every=2, log=lambda line: None)
     assert gan.batches == 3 and gan.probes['batch'] == [2, 3] and all(0 < p < 1 for p in gan.probes['real'])
 
 
-def test_the_budget_is_this_process_cpu_time(notebook_functions, mnist_data):
-    f = notebook_functions
-    vanilla = gan_family.Variant('vanilla', f['fc_discriminator'], f['fc_generator'], f['gan_loss'])
+def test_the_budget_is_this_process_cpu_time(vanilla, mnist_data):
     gan = gan_family.train(vanilla, mnist_data, cpu_seconds=2.0, log=lambda line: None)
     assert 2.0 <= gan.cpu_seconds < 4.0 and gan.batches > 10
 
 
-def test_the_gradient_probe_measures_both_losses_on_the_same_batches(notebook_functions, mnist_data):
-    f = notebook_functions
-    vanilla = gan_family.Variant('vanilla', f['fc_discriminator'], f['fc_generator'], f['gan_loss'])
+def test_the_gradient_probe_measures_both_losses_on_the_same_batches(vanilla, mnist_data):
     record = gan_family.generator_gradients(vanilla, mnist_data, batches=12, every=4)
     assert list(record['batch']) == [0, 4, 8]
     # at the start D(G(z)) is near 1/2, where both slopes are alike; the ratio follows (1 - D) / D
@@ -230,9 +232,7 @@ def test_the_gradient_probe_measures_both_losses_on_the_same_batches(notebook_fu
     assert np.allclose(ratio[0], expected[0], rtol=0.3), (ratio, expected)
 
 
-def test_with_a_head_start_only_the_discriminator_trains_and_it_rejects_the_fakes(notebook_functions, mnist_data):
-    f = notebook_functions
-    vanilla = gan_family.Variant('vanilla', f['fc_discriminator'], f['fc_generator'], f['gan_loss'])
+def test_with_a_head_start_only_the_discriminator_trains_and_it_rejects_the_fakes(vanilla, mnist_data):
     both = gan_family.generator_gradients(vanilla, mnist_data, batches=31, every=10)
     alone = gan_family.generator_gradients(vanilla, mnist_data, batches=31, every=10, head_start=31)
     assert alone['D(G(z))'][0] == both['D(G(z))'][0]  # the same start
