@@ -105,8 +105,8 @@ def test_celeba_evaluator_names_each_level(celeba_folder):
 def test_median_nearest_distance_and_closeness_to_the_training_flowers(flowers_folder):
     from dlnd.evaluation import FlowersEvaluator
     from dlnd.metrics import median_nearest_distance
-    points = np.array([[0.0, 0.0], [3.0, 4.0], [10.0, 0.0]])
-    assert median_nearest_distance(points, np.array([[0.0, 1.0], [3.0, 0.0]])) == 4.0  # of 1, 4 and 7
+    points = np.array([[0.0, 0.0], [3.0, 4.0], [13.0, 0.0]])
+    assert median_nearest_distance(points, np.array([[0.0, 1.0], [3.0, 0.0]])) == 4.0  # of 1, 4 and 10 (mean 5)
     evaluator = FlowersEvaluator(flowers_folder)
     assert evaluator.closeness_to_training(evaluator.real) == pytest.approx(1.0)
     assert evaluator.closeness_to_training(evaluator.training[10:50]) < 1e-3  # copies of training photographs
