@@ -110,11 +110,14 @@ class TrainedGan:
             images.append(self.session.run(self.built.sampler, feed))
         return np.concatenate(images)
 
-    def probe(self, probe_sets):
-        """Record the discriminator's mean output on each set of real images ({name: images in [-1, 1]})."""
+    def probe(self, probe_sets, score=None):
+        """Record the discriminator's mean output on each set of real images ({name: images in [-1, 1]}),
+        and score(self)'s values ({name: number}) where given."""
+        values = {name: float(self.session.run(self.built.probe, {self.built.probe_images: images}))
+                  for name, images in (probe_sets or {}).items()}
+        values.update(score(self) if score else {})
         self.probes['batch'].append(self.batches)
-        for name, images in probe_sets.items():
-            value = self.session.run(self.built.probe, {self.built.probe_images: images})
+        for name, value in values.items():
             self.probes.setdefault(name, []).append(float(value))
 
 
@@ -132,10 +135,11 @@ def feed_for(built, batch, rng):
 
 
 def train(variant, dataset, cpu_seconds, seed=0, max_batches=None, report_every=1000, probe_sets=None,
-          probe_every=250, log=print):
+          probe_every=250, score=None, log=print):
     """Train a variant on a data set for `cpu_seconds` of this process's CPU time (or max_batches), both
     networks updated in one run per batch as the main notebook does. probe_sets: {name: real images} on which
-    the discriminator's mean output is recorded every probe_every batches (not counted in the budget)."""
+    the discriminator's mean output is recorded every probe_every batches, with score(gan)'s values where given
+    (neither counted in the budget)."""
     graph = tf.Graph()
     with graph.as_default():
         tf.set_random_seed(seed)
@@ -143,6 +147,7 @@ def train(variant, dataset, cpu_seconds, seed=0, max_batches=None, report_every=
         gan = TrainedGan(variant, graph, built, tf.Session(graph=graph, config=session_config(log=lambda line: None)))
         gan.session.run(tf.global_variables_initializer())
     rng = np.random.default_rng(seed)
+    probing = bool(probe_sets) or score is not None
     start = time.process_time()
     for batch in endless_batches(dataset, variant.conditional):
         *_, d_value, g_value = gan.session.run([*built.train_ops, built.d_loss, built.g_loss],
@@ -156,11 +161,11 @@ def train(variant, dataset, cpu_seconds, seed=0, max_batches=None, report_every=
                 f'd_loss {d_value:.3f}, g_loss {g_value:.3f}')
         if gan.cpu_seconds >= cpu_seconds or gan.batches == max_batches:
             break
-        if probe_sets and gan.batches % probe_every == 0:
-            gan.probe(probe_sets)
+        if probing and gan.batches % probe_every == 0:
+            gan.probe(probe_sets, score)
             start = time.process_time() - gan.cpu_seconds  # probing is not training time
-    if probe_sets:
-        gan.probe(probe_sets)
+    if probing:
+        gan.probe(probe_sets, score)
     log(f'{variant.name}: {gan.batches} batches in {gan.cpu_seconds:.0f} CPU seconds')
     gan.losses = np.array(gan.losses)
     return gan

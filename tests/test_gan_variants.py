@@ -218,6 +218,12 @@ def test_every_variant_trains_and_the_conditional_one_draws_the_digits_asked_for
     assert gan.batches == 3 and gan.probes['batch'] == [2, 3] and all(0 < p < 1 for p in gan.probes['real'])
 
 
+def test_train_records_a_score_along_the_way_without_probe_sets(vanilla, mnist_data):
+    gan = gan_family.train(vanilla, mnist_data, cpu_seconds=600, max_batches=3, probe_every=1,
+                           score=lambda trained: {'batches seen': trained.batches * 10}, log=lambda line: None)
+    assert gan.probes == {'batch': [1, 2, 3], 'batches seen': [10.0, 20.0, 30.0]}
+
+
 def test_the_budget_is_this_process_cpu_time(vanilla, mnist_data):
     gan = gan_family.train(vanilla, mnist_data, cpu_seconds=2.0, log=lambda line: None)
     assert 2.0 <= gan.cpu_seconds < 4.0 and gan.batches > 10
