@@ -89,9 +89,8 @@ def main(argv=None):
     parser.add_argument('--data', default=str(ROOT / 'data'))
     args = parser.parse_args(argv)
     helper.download_extract('flowers', args.data)
-    flowers, held_out = helper.Dataset('flowers', args.data), helper.Dataset('flowers', args.data, split='held-out')
-    evaluator = FlowersEvaluator(args.data)
-    probe_sets = {'training': evaluator.training[:held_out.shape[0]], 'held-out': evaluator.real}
+    flowers, evaluator = helper.Dataset('flowers', args.data), FlowersEvaluator(args.data)
+    probe_sets = {'training': evaluator.training[:len(evaluator.real)], 'held-out': evaluator.real}
     record = {'cpu_seconds': args.cpu_seconds, 'floor': real_floor(evaluator), 'runs': {}}
     for variant in notebook_variants():
         gan = gan_family.train(variant, flowers, args.cpu_seconds, report_every=args.every, probe_sets=probe_sets,

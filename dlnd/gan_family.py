@@ -113,7 +113,7 @@ class TrainedGan:
     def probe(self, probe_sets, score=None):
         """Record the discriminator's mean output on each set of real images ({name: images in [-1, 1]}),
         and score(self)'s values ({name: number}) where given."""
-        values = {name: float(self.session.run(self.built.probe, {self.built.probe_images: images}))
+        values = {name: self.session.run(self.built.probe, {self.built.probe_images: images})
                   for name, images in (probe_sets or {}).items()}
         values.update(score(self) if score else {})
         self.probes['batch'].append(self.batches)
