@@ -35,12 +35,6 @@ def notebook_variants():
             gan_family.Variant('DCGAN + DiffAugment', *networks, family['augmented_model_loss'])]
 
 
-def real_floor(evaluator):
-    """SWD per level of each disjoint set of training photographs (as many as held out) against the held-out ones."""
-    n = len(evaluator.real)
-    return [evaluator(evaluator.training[k * n:(k + 1) * n]) for k in range(len(evaluator.training) // n)]
-
-
 def swd_and_closeness(evaluator):
     """score(gan) for gan_family.train: the SWD per level, averaged over SAMPLE_SETS sets of fixed noise, and the
     closeness of the first set to the training photographs."""
@@ -91,7 +85,7 @@ def main(argv=None):
     helper.download_extract('flowers', args.data)
     flowers, evaluator = helper.Dataset('flowers', args.data), FlowersEvaluator(args.data)
     probe_sets = {'training': evaluator.training[:len(evaluator.real)], 'held-out': evaluator.real}
-    record = {'cpu_seconds': args.cpu_seconds, 'floor': real_floor(evaluator), 'runs': {}}
+    record = {'cpu_seconds': args.cpu_seconds, 'floor': evaluator.real_floor(), 'runs': {}}
     for variant in notebook_variants():
         gan = gan_family.train(variant, flowers, args.cpu_seconds, report_every=args.every, probe_sets=probe_sets,
                                probe_every=args.every, score=swd_and_closeness(evaluator))

@@ -75,6 +75,12 @@ class FlowersEvaluator(SwdEvaluator):
         self.training = to_unit_range(flowers.load_images(data_path))
         super().__init__(held_out, self.training[:len(held_out)])
 
+    def real_floor(self):
+        """The SWD per level of each disjoint set of training photographs (as many as held out, the first being
+        real_baseline's) against the held-out ones: the range that real flowers score."""
+        n = len(self.real)
+        return [self(self.training[k * n:(k + 1) * n]) for k in range(len(self.training) // n)]
+
     def closeness_to_training(self, generated):
         """How close images come to the training photographs, as a share of how close new real flowers come:
         the median distance from each image to its nearest training photograph, over the same median for the

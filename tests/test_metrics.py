@@ -110,3 +110,13 @@ def test_median_nearest_distance_and_closeness_to_the_training_flowers(flowers_f
     evaluator = FlowersEvaluator(flowers_folder)
     assert evaluator.closeness_to_training(evaluator.real) == pytest.approx(1.0)
     assert evaluator.closeness_to_training(evaluator.training[10:50]) < 1e-3  # copies of training photographs
+
+
+def test_the_flowers_floor_scores_each_disjoint_set_of_training_photographs(flowers_folder):
+    from dlnd.evaluation import FlowersEvaluator
+    evaluator = FlowersEvaluator(flowers_folder)
+    floor = evaluator.real_floor()
+    assert len(floor) == len(evaluator.training) // len(evaluator.real) == 3  # 655 training, 164 held out
+    assert floor[0] == evaluator.real_baseline()
+    n = len(evaluator.real)
+    assert floor[2] == evaluator(evaluator.training[2 * n:3 * n]) != floor[1]
