@@ -248,8 +248,8 @@ def conditional_digits_as_asked(sub, overall=0.97, each=0.95):
 
 def flowers_with_augmentation(sub, max_ratio=2):
     """Both flower runs scored, and with augmentation within max_ratio x real against real at every level.
-    Better than without is reported, not required: at the notebook's budget the SWD cannot tell them apart
-    reliably (docs/experiments.md), and a learner cannot make it so."""
+    Better than without is reported, not required: the SWD can show it only at 28 px (at 14 and 7 px both
+    reach what real photographs score, docs/experiments.md), and one run can miss it whatever the code."""
     text = sub.all_stdout()
     rows = {name: [float(v) for v in re.findall(r'\d+\.\d+', values)][-3:] for name, values in re.findall(
         r'^(real against real|DCGAN \+ DiffAugment|DCGAN) ?\(?[^\n]*?((?:\s+\d+\.\d+){3})$', text, re.MULTILINE)}
