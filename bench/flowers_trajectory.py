@@ -20,7 +20,7 @@ import helper  # noqa: E402
 from dlnd import gan_family  # noqa: E402
 from dlnd.evaluation import FlowersEvaluator  # noqa: E402
 from dlnd.fileio import atomic_path  # noqa: E402
-from dlnd.notebook import VARIANTS_NOTEBOOK, load_functions  # noqa: E402
+from dlnd.notebook import load_variant_functions  # noqa: E402
 
 tf = helper.import_tensorflow()
 SAMPLE_SETS = 4  # generated sets per SWD measurement, averaged: one set's SWD varies by 1 to 2 at 28 and 14 px
@@ -28,9 +28,8 @@ SAMPLE_SETS = 4  # generated sets per SWD measurement, averaged: one set's SWD v
 
 def notebook_variants():
     """Part 5's two GANs, built from the notebooks' reference functions as part 5 binds them."""
-    dcgan, family = load_functions(tf), load_functions(tf, notebook=VARIANTS_NOTEBOOK)
-    family['discriminator'], family['generator'] = dcgan['discriminator'], dcgan['generator']
-    networks = dcgan['discriminator'], dcgan['generator'], family['gan_loss']
+    family = load_variant_functions(tf)
+    networks = family['discriminator'], family['generator'], family['gan_loss']
     return [gan_family.Variant('DCGAN', *networks),
             gan_family.Variant('DCGAN + DiffAugment', *networks, family['augmented_model_loss'])]
 

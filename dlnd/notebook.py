@@ -54,6 +54,14 @@ def load_functions(tf, source=None, notebook=NOTEBOOK):
     return namespace
 
 
+def load_variant_functions(tf):
+    """gan_variants.ipynb's definitions with the face-generation notebook's discriminator and generator bound in,
+    as its part 4 binds them (augmented_model_loss calls them by name)."""
+    functions, dcgan = load_functions(tf, notebook=VARIANTS_NOTEBOOK), load_functions(tf)
+    functions['discriminator'], functions['generator'] = dcgan['discriminator'], dcgan['generator']
+    return functions
+
+
 def cell_settings(source):
     """The constant assignments of one cell (batch_size = 64, ...), as a dict."""
     tree, _ = parse_cell(source)

@@ -6,7 +6,8 @@ import pytest
 import helper
 import problem_unittests as tests
 from dlnd import gan_family
-from dlnd.notebook import VARIANTS_GRADED, VARIANTS_NOTEBOOK, cell_sources, definitions_source, load_functions
+from dlnd.notebook import (VARIANTS_GRADED, VARIANTS_NOTEBOOK, cell_sources, definitions_source, load_functions,
+                           load_variant_functions)
 from edits import assert_caught, case_ids, edited
 
 tf = tests.tf
@@ -262,13 +263,11 @@ def test_the_conditional_accuracy_is_the_classifiers_reading(mnist_folder):
     assert abs(scores['rarest class of 200'] - 0.1) < 1e-9
 
 
-def test_the_augmented_dcgan_trains_on_flowers_and_probes_the_held_out_ones(notebook_functions, flowers_folder):
+def test_the_augmented_dcgan_trains_on_flowers_and_probes_the_held_out_ones(flowers_folder):
     from dlnd.evaluation import FlowersEvaluator
-    f = notebook_functions
-    dcgan = load_functions(tf)  # the face-generation notebook's networks, as part 4 binds them
-    f['discriminator'], f['generator'] = dcgan['discriminator'], dcgan['generator']
+    f = load_variant_functions(tf)  # with the face-generation notebook's networks, as part 4 binds them
     flowers, evaluator = helper.Dataset('flowers', flowers_folder), FlowersEvaluator(flowers_folder)
-    variant = gan_family.Variant('augmented', dcgan['discriminator'], dcgan['generator'], f['gan_loss'],
+    variant = gan_family.Variant('augmented', f['discriminator'], f['generator'], f['gan_loss'],
                                  f['augmented_model_loss'])
     gan = gan_family.train(variant, flowers, cpu_seconds=600, max_batches=2, log=lambda line: None,
                            probe_sets={'held-out': evaluator.real}, probe_every=1)
