@@ -189,7 +189,7 @@ def main():
         print(json.dumps(rates))
         return
     sys.path.insert(0, str(ROOT))
-    from dlnd.tf_setup import cpu_has_bfloat16
+    from dlnd.tf_setup import cpu_class, cpu_has_bfloat16
     names = [n for n in VARIANTS if 'bfloat16' not in n or args.bf16 or cpu_has_bfloat16()]
     runs = {name: [] for name in names}
     for _ in range(args.rounds):  # alternating, so a busy moment of the machine hits every variant alike
@@ -201,7 +201,7 @@ def main():
     flops, peak = ours['step_flops'], np.median([r['peak_gflops'] for r in runs['notebook']])
     print(f'batch {BATCH}, {args.channels} channel(s), {os.cpu_count()} CPU cores, median of {args.rounds} rounds; '
           f'D {ours["d_filters"]}, G {ours["g_filters"]}, {ours["kernel"]}x{ours["kernel"]} kernels; '
-          f'bfloat16 in hardware: {"yes" if cpu_has_bfloat16() else "no"}')
+          f'bfloat16 in hardware: {"yes" if cpu_has_bfloat16() else "no"}; CPU class: {cpu_class()}')
     for name in names:
         print(f'{name + ":":40}{rate[name]:8.0f} images/s   {rate[name] / rate["reference"]:5.2f}x the reference')
     verdict = 'met' if rate['notebook'] >= rate['reference'] else 'MISSED'

@@ -47,9 +47,9 @@ def image_folders(root):
     return [base / name for base in (root, root / 'celeba') for name in FOLDER_NAMES if (base / name).is_dir()]
 
 
-def build_cache(files, data_path, workers=None):
+def build_cache(files, data_path, workers=None, use_simplejpeg=None):
     """Crop and resize every file into the cache, in parallel; returns (count, problems)."""
-    return imageprep.build_cache(files, *cache_paths(data_path), CROP, 'CelebA', workers)
+    return imageprep.build_cache(files, *cache_paths(data_path), CROP, 'CelebA', workers, use_simplejpeg)
 
 
 def read_meta(data_path):

@@ -15,14 +15,19 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import simplejpeg
 from PIL import Image
 from tqdm.auto import tqdm
 
 from . import cache
 from .fileio import DataError
 
+try:
+    import simplejpeg  # libjpeg-turbo's scaled decode, about 1.3x faster than Pillow's (bench/bench_data.py)
+except ImportError:  # not preinstalled on hosted kernels: Pillow's draft mode also scales while decoding
+    simplejpeg = None
+
 FILES_PER_TASK = 256  # files a worker crops per task: fewer, larger messages between processes
+DECODER_NOTE = 'simplejpeg is not installed: decoding JPEGs with Pillow (pip install simplejpeg is faster)'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,26 +68,31 @@ def reduced_size(width, height, crop):
     return math.ceil(width / factor), math.ceil(height / factor)
 
 
-def decode_reduced(path, crop):
+def decode_reduced(path, crop, use_simplejpeg=None):
     """(uint8 RGB pixels (h, w, 3), original (width, height)), decoded no larger than the crop needs.
 
-    libjpeg-turbo shrinks while decoding, which skips most of the work of a full-size decode.
-    Files it cannot read this way (PNG inside, CMYK, damaged) go to Pillow, which converts them
-    or says what is wrong.
+    libjpeg-turbo shrinks while decoding (through simplejpeg when it is installed, else Pillow's draft
+    mode), which skips most of the work of a full-size decode. Files simplejpeg cannot read this way
+    (PNG inside, CMYK, damaged) go to Pillow, which converts them or says what is wrong.
     """
     data = Path(path).read_bytes()
-    try:
-        height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
-        if colorspace in ('RGB', 'YCbCr', 'Gray'):
-            min_width, min_height = reduced_size(width, height, crop)
-            pixels = simplejpeg.decode_jpeg(data, colorspace='RGB', min_width=min_width, min_height=min_height)
-            return pixels, (width, height)
-    except ValueError:
-        pass
+    if simplejpeg is not None and use_simplejpeg is not False:
+        try:
+            return _decode_with_simplejpeg(data, crop)
+        except ValueError:
+            pass
     img = Image.open(io.BytesIO(data))
     size = img.size
     img.draft('RGB', reduced_size(*size, crop))
     return np.asarray(img.convert('RGB')), size
+
+
+def _decode_with_simplejpeg(data, crop):
+    height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
+    if colorspace not in ('RGB', 'YCbCr', 'Gray'):
+        raise ValueError(f'colorspace {colorspace}')
+    min_width, min_height = reduced_size(width, height, crop)
+    return simplejpeg.decode_jpeg(data, colorspace='RGB', min_width=min_width, min_height=min_height), (width, height)
 
 
 @functools.lru_cache(maxsize=64)
@@ -125,30 +135,34 @@ def shrink(pixels, original_size, crop):
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
-def crop_and_resize(path, crop):
+def crop_and_resize(path, crop, use_simplejpeg=None):
     """One photograph as uint8 (size, size, 3): its crop_box, shrunk."""
-    return shrink(*decode_reduced(path, crop), crop)
+    return shrink(*decode_reduced(path, crop, use_simplejpeg), crop)
 
 
-def _load_chunk(paths, crop):
+def _load_chunk(paths, crop, use_simplejpeg=None):
     """Crop a run of files in one worker: (uint8 images of those that loaded, problems with the rest)."""
     images, problems = [], []
     for path in paths:
         try:
-            images.append(crop_and_resize(path, crop))
+            images.append(crop_and_resize(path, crop, use_simplejpeg))
         except Exception as e:  # a bad file is reported and skipped, never fatal
             problems.append(f'{path.name}: {type(e).__name__}: {e}')
     return np.array(images, np.uint8).reshape(-1, crop.size, crop.size, 3), problems
 
 
-def build_cache(files, npy_path, json_path, crop, label, workers=None):
-    """Crop and resize every file into the cache, in parallel; returns (count, problems)."""
+def build_cache(files, npy_path, json_path, crop, label, workers=None, use_simplejpeg=None):
+    """Crop and resize every file into the cache, in parallel; returns (count, problems). use_simplejpeg=False
+    decodes with Pillow even where simplejpeg is installed (for bench/bench_data.py)."""
+    if simplejpeg is None:
+        print(DECODER_NOTE)
     images = np.empty((len(files), crop.size, crop.size, 3), np.uint8)
     problems, count = [], 0
     chunks = [files[i:i + FILES_PER_TASK] for i in range(0, len(files), FILES_PER_TASK)]
     with multiprocessing.Pool(workers or os.cpu_count() or 1) as pool, \
             tqdm(total=len(files), desc=f'Preparing {label}', unit='img') as bar:
-        for chunk_images, chunk_problems in pool.imap(functools.partial(_load_chunk, crop=crop), chunks):
+        load_chunk = functools.partial(_load_chunk, crop=crop, use_simplejpeg=use_simplejpeg)
+        for chunk_images, chunk_problems in pool.imap(load_chunk, chunks):
             images[count:count + len(chunk_images)] = chunk_images
             count += len(chunk_images)
             problems += chunk_problems

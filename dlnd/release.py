@@ -1,16 +1,21 @@
 """Build the learner's notebook from the reference solution.
 
     python -m dlnd.release [dlnd_face_generation.ipynb | gan_variants.ipynb] [-o release/NAME.ipynb]
+                           [--repository OWNER/NAME]
 
 Every block between '### BEGIN SOLUTION' and '### END SOLUTION' becomes a '# TODO: Implement Function'
-stub, all outputs are cleared, and everything else stays as it is.
+stub, all outputs are cleared, and everything else stays as it is, but for --repository: the GitHub
+repository the notebook is published in, which its setup cell fetches the project from and its "Open in
+Colab" and "Open in Kaggle" links open it from (default: dlnd.hosted.PUBLISHED_REPOSITORY).
 """
 import argparse
 import copy
 import json
+import re
 from pathlib import Path
 
 from .fileio import atomic_path
+from .hosted import PUBLISHED_REPOSITORY
 from .notebook import NOTEBOOK, read
 
 BEGIN, END = '### BEGIN SOLUTION', '### END SOLUTION'
@@ -79,18 +84,31 @@ def _map_code_cells(nb, change):
     return result
 
 
-def learner_notebook(reference):
-    """The reference notebook (as a dict) turned into the learner's: stubs in, outputs out."""
-    return _map_code_cells(reference, strip_solutions)
+def learner_notebook(reference, repository=PUBLISHED_REPOSITORY):
+    """The reference notebook (as a dict) turned into the learner's: stubs in, outputs out, published in
+    `repository` (OWNER/NAME on GitHub)."""
+    if not re.fullmatch(r'[\w.-]+/[\w.-]+', repository):
+        raise ValueError(f'--repository {repository!r}: give it as OWNER/NAME, as in github.com/OWNER/NAME')
+    learner = _map_code_cells(reference, strip_solutions)
+    published, wanted = PUBLISHED_REPOSITORY, repository
+    for cell in learner['cells']:  # the setup cell's source and the badges' links
+        source = cell['source']
+        cell['source'] = source.replace(published, wanted) if isinstance(source, str) else \
+            [line.replace(published, wanted) for line in source]
+    return learner
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('notebook', nargs='?', default=str(NOTEBOOK))
     parser.add_argument('-o', '--output', help='default: release/ and the notebook\'s name')
+    parser.add_argument('--repository', default=PUBLISHED_REPOSITORY, help='OWNER/NAME on GitHub (default: %(default)s)')
     args = parser.parse_args()
     output = args.output or str(Path('release') / Path(args.notebook).name)
-    learner = learner_notebook(read(args.notebook))
+    try:
+        learner = learner_notebook(read(args.notebook), args.repository)
+    except ValueError as e:
+        parser.error(str(e))
     with atomic_path(output) as tmp:
         tmp.write_text(json.dumps(learner, indent=1, ensure_ascii=False) + '\n')
     stubs = sum(cell['source'].count(STUB[0]) for cell in learner['cells'] if cell['cell_type'] == 'code')

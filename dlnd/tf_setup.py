@@ -8,8 +8,10 @@ and import_tensorflow() checks that it took effect.
 TensorFlow's C++ code logs to the process's stderr (lines like "I0000 ... cuda_platform.cc" and absl's
 "All log messages before absl::InitializeLog()"), which Jupyter shows as red text under a cell. None of
 them is an error a learner must act on (real errors arrive as Python exceptions), so they are kept off
-the screen: TF_CPP_MIN_LOG_LEVEL=3 for what TensorFlow logs itself, and the lines that other libraries
-log while TensorFlow loads are held back. Set TF_CPP_MIN_LOG_LEVEL=0 before importing to see them all.
+the screen: TF_CPP_MIN_LOG_LEVEL=3 for what TensorFlow logs itself, and the lines logged while TensorFlow
+loads (before it reads that variable) are held back as far as the level asks. Set TF_CPP_MIN_LOG_LEVEL=0
+before importing to see them all. At run time TensorFlow 2.20 ignores the level, so what would log there
+(grappler's remapper failing on the CPU) is avoided for every session, not only train's (CPU_GRAPPLER).
 """
 import contextlib
 import os
@@ -25,6 +27,11 @@ ONEDNN_ENV = 'TF_ENABLE_ONEDNN_OPTS'
 MIXED_PRECISION_ENV = 'DLND_MIXED_PRECISION'  # 0 (the default): float32; auto: bfloat16 where the CPU has it; 1: always
 BFLOAT16_CPU_FLAGS = {'amx_bf16', 'avx512_bf16'}
 NATIVE_LOG_LINE = re.compile(r'^([IWEF]\d{4} |WARNING: All log messages before absl::InitializeLog\(\))')
+SEVERITIES = 'IWEF'  # TF_CPP_MIN_LOG_LEVEL=1 hides I lines, 2 also W, 3 also E
+# Grappler's choices on the CPU, for every session: the remapper is off because on oneDNN it fuses Conv2D + BiasAdd
+# + LeakyRelu although the leaky ReLU's gradient still reads the BiasAdd, fails ("remapper failed: ... fanout ...
+# exist for missing node"), logs it and drops its whole pass, so the graph ran without it anyway.
+CPU_GRAPPLER = {'remapping': False}
 
 
 def set_tensorflow_environment():
@@ -33,7 +40,13 @@ def set_tensorflow_environment():
     trains the notebook's networks about 1.8x faster (bench/bench_train.py)."""
     os.environ[LEGACY_KERAS_ENV] = '1'
     os.environ.setdefault(LOG_LEVEL_ENV, '3')
-    os.environ.setdefault(ONEDNN_ENV, '1')
+    if not has_nvidia_gpu():  # oneDNN is for the CPU's kernels; a GPU machine keeps TensorFlow's own default
+        os.environ.setdefault(ONEDNN_ENV, '1')
+
+
+def has_nvidia_gpu():
+    """Whether an NVIDIA driver is loaded, read before TensorFlow is imported (as on Colab's GPU runtimes)."""
+    return any(Path(path).exists() for path in ('/proc/driver/nvidia/version', '/dev/nvidia0'))
 
 
 def import_tensorflow():
@@ -50,15 +63,18 @@ def import_tensorflow():
         tf = tf2.compat.v1
         warnings.filterwarnings('ignore', message=r'`tf\.layers\.', category=UserWarning)
         _check_layers(tf, tf2.__version__)
+        if not tf2.config.list_physical_devices('GPU'):
+            tf2.config.optimizer.set_experimental_options(CPU_GRAPPLER)  # the default of every tf.Session()
         _warm_up(tf2)
     return tf
 
 
 @contextlib.contextmanager
 def _native_logs_held_back():
-    """Send the process's stderr to a file while TensorFlow loads, then pass on every line of it that is
-    not a C++ log line (Python's own warnings still show). Does nothing when the log level asks for logs."""
-    if os.environ.get(LOG_LEVEL_ENV) != '3':
+    """Send the process's stderr to a file while TensorFlow loads, then pass on every line of it but the C++ log
+    lines that TF_CPP_MIN_LOG_LEVEL hides (Python's own warnings still show). Does nothing at level 0."""
+    hidden = SEVERITIES[:_log_level()]
+    if not hidden:
         yield
         return
     sys.stderr.flush()
@@ -73,8 +89,14 @@ def _native_logs_held_back():
             os.close(saved)
             held.seek(0)
             kept = [line for line in held.read().decode(errors='replace').splitlines(keepends=True)
-                    if not NATIVE_LOG_LINE.match(line)]
+                    if not (NATIVE_LOG_LINE.match(line) and (line[0] in hidden or line.startswith('WARNING: All')))]
             sys.stderr.write(''.join(kept))
+
+
+def _log_level():
+    """TF_CPP_MIN_LOG_LEVEL as TensorFlow reads it: 0 to 3, anything else counts as 0."""
+    level = os.environ.get(LOG_LEVEL_ENV, '0').strip()
+    return min(int(level), 3) if level.isdigit() else 0
 
 
 def _check_layers(tf, version):
@@ -109,12 +131,24 @@ def device_summary(tf):
     return 'No GPU found: training will run on the CPU, which is much slower (minutes per epoch).'
 
 
+def cpu_flags(cpuinfo='/proc/cpuinfo'):
+    """Linux's CPU flags (empty where /proc/cpuinfo cannot be read)."""
+    try:
+        return set(Path(cpuinfo).read_text().split())
+    except OSError:
+        return set()
+
+
 def cpu_has_bfloat16(cpuinfo='/proc/cpuinfo'):
     """Whether the CPU computes bfloat16 in hardware (AMX or AVX-512 bf16), from Linux's CPU flags."""
-    try:
-        return bool(BFLOAT16_CPU_FLAGS & set(Path(cpuinfo).read_text().split()))
-    except OSError:
-        return False
+    return bool(BFLOAT16_CPU_FLAGS & cpu_flags(cpuinfo))
+
+
+def cpu_class(cpuinfo='/proc/cpuinfo'):
+    """The class of CPU a speed figure holds for: AMX, AVX-512 bf16, AVX-512, AVX2 or older."""
+    flags = cpu_flags(cpuinfo)
+    classes = (('amx_bf16', 'AMX'), ('avx512_bf16', 'AVX-512 bf16'), ('avx512f', 'AVX-512'), ('avx2', 'AVX2'))
+    return next((name for flag, name in classes if flag in flags), 'older than AVX2')
 
 
 def mixed_precision_choice(setting=None, has_bfloat16=None):
@@ -136,16 +170,20 @@ def mixed_precision_choice(setting=None, has_bfloat16=None):
 def session_config(log=print):
     """The tf.ConfigProto for training sessions: tf.Session(config=helper.session_config()).
 
-    Grappler's remapper is off: on oneDNN builds it tries to fuse Conv2D + BiasAdd + LeakyRelu although
-    the leaky ReLU's gradient still reads the BiasAdd, fails ("remapper failed: ... fanout ... exist for
-    missing node"), and drops its whole pass, so the graph ran without it anyway. bfloat16 mixed
-    precision (oneDNN's graph rewrite; the variables stay float32) follows mixed_precision_choice().
+    On the CPU: grappler's CPU_GRAPPLER choices (which import_tensorflow() also makes every other session's
+    default) and bfloat16 mixed precision (oneDNN's graph rewrite; the variables stay float32) as
+    mixed_precision_choice() says. On a GPU: TensorFlow's defaults.
     """
     import tensorflow as tf2
     from tensorflow.core.protobuf import rewriter_config_pb2
     config = tf2.compat.v1.ConfigProto()
+    if tf2.config.list_physical_devices('GPU'):
+        log('Training on the GPU with TensorFlow\'s default graph optimizations')
+        return config
     rewrites = config.graph_options.rewrite_options
-    rewrites.remapping = rewriter_config_pb2.RewriterConfig.OFF
+    toggle = rewriter_config_pb2.RewriterConfig
+    for option, on in CPU_GRAPPLER.items():
+        setattr(rewrites, option, toggle.ON if on else toggle.OFF)
     on, why = mixed_precision_choice()
     if on:
         rewrites.auto_mixed_precision_onednn_bfloat16 = rewriter_config_pb2.RewriterConfig.ON

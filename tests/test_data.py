@@ -208,6 +208,28 @@ def test_matrix_resize_equals_pillows_bilinear_resize_of_the_same_pixels(shared_
         assert np.abs(ours - expected).max() <= 1, path.name  # Pillow rounds between its two passes
 
 
+@pytest.mark.parametrize('folder', ['img_align_celeba', 'img_align_celeba_89x109'])
+def test_pillows_draft_decode_gives_the_faces_simplejpeg_gives(shared_data, folder):
+    # Where simplejpeg is missing (hosted kernels), Pillow's draft mode shrinks while decoding instead.
+    for path in sorted((shared_data / 'celeba' / folder).glob('*.jpg'))[:20]:
+        pillow, size = celeba.decode_reduced(path, use_simplejpeg=False)
+        turbo, turbo_size = celeba.decode_reduced(path, use_simplejpeg=True)
+        assert pillow.shape == turbo.shape and size == turbo_size, path.name
+        faces = [celeba.crop_and_resize(path, use_simplejpeg=choice).astype(int) for choice in (False, True)]
+        assert np.abs(faces[0] - faces[1]).mean() < 1.0, path.name
+        assert np.abs(faces[0] - independent_crop(path)).mean() < 2.0, path.name
+
+
+def test_without_simplejpeg_the_cache_is_built_with_pillow_and_says_so(tmp_path, shared_data, monkeypatch, capsys):
+    from dlnd import imageprep
+    monkeypatch.setattr(imageprep, 'simplejpeg', None)
+    files = celeba_files(shared_data, 12)
+    assert celeba.build_cache(files, tmp_path, workers=1) == (12, [])
+    assert capsys.readouterr().out.count(imageprep.DECODER_NOTE) == 1
+    images = helper.Dataset('celeba', tmp_path).images
+    assert np.abs(images[3].astype(int) - independent_crop(files[3]).astype(int)).mean() < 2.0
+
+
 @pytest.fixture
 def odd_images(tmp_path, shared_data):
     """A folder of real faces plus a truncated JPEG, grayscale, CMYK and PNG-named-.jpg files."""

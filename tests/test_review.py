@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from dlnd import release, review, submit
+from dlnd.hosted import PUBLISHED_REPOSITORY
 from dlnd.notebook import NOTEBOOK, VARIANTS_NOTEBOOK, read
 from learner_solutions import SOLUTIONS
 
@@ -220,6 +221,20 @@ def test_learner_release_stubs_every_solution_and_round_trips(notebook, stubs):
         if cell['cell_type'] == 'code':
             cell['source'] = ''.join(cell['source'])
     assert restored == expected
+
+
+@pytest.mark.parametrize('notebook', [NOTEBOOK, VARIANTS_NOTEBOOK], ids=['faces', 'variants'])
+def test_a_release_for_another_repository_fetches_from_it_and_links_to_it(notebook):
+    learner = release.learner_notebook(read(notebook), 'someone/their-fork')
+    text = json.dumps(learner)
+    assert PUBLISHED_REPOSITORY not in text
+    setup = ''.join(next(c for c in learner['cells'] if c['cell_type'] == 'code')['source'])
+    assert "os.environ.get('DLND_PROJECT_SOURCE', 'https://github.com/someone/their-fork.git')" in setup
+    title = ''.join(learner['cells'][0]['source'])
+    assert f'colab.research.google.com/github/someone/their-fork/blob/main/{notebook.name}' in title
+    assert f'kaggle.com/kernels/welcome?src=https://github.com/someone/their-fork/blob/main/{notebook.name}' in title
+    with pytest.raises(ValueError, match="--repository 'their-fork': give it as OWNER/NAME"):
+        release.learner_notebook(read(notebook), 'their-fork')
 
 
 @pytest.mark.parametrize('notebook, _, message, first_test', RELEASES, ids=['faces', 'variants'])
