@@ -7,6 +7,10 @@ what a learner's graph does (layers, activations, gradients, the labels behind a
 """
 import functools
 import inspect
+import linecache
+import site
+import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -40,8 +44,35 @@ def run_check(check_function, function):
     suggestions = []
     with tf.Graph().as_default():
         tf.set_random_seed(0)  # random ops repeat in a fresh session: dropout cannot fake or hide a dependence
-        check_function(function, suggestions.append)
+        try:
+            check_function(function, suggestions.append)
+        except AssertionError as e:
+            where = learner_assert(e)
+            if where is None:
+                raise
+            why = f': {str(e).splitlines()[0]}' if str(e).strip() else ''
+            raise AssertionError(f'an assert in your own code failed ({where}){why}; it is your check, not this '
+                                 "test's: see why it fails on the graph this test builds, or remove it") from None
     return list(dict.fromkeys(suggestions))
+
+
+CHECK_FILES = {str(Path(__file__).resolve()), str(Path(__file__).resolve().parent.parent / 'problem_unittests.py')}
+
+
+def learner_assert(error):
+    """'function: `statement`' when the AssertionError was raised by the learner's code, not by a check."""
+    frames = []
+    traceback = error.__traceback__
+    while traceback is not None:
+        frames.append(traceback)
+        traceback = traceback.tb_next
+    code = frames[-1].tb_frame.f_code
+    libraries = {sys.prefix, sys.base_prefix, *site.getsitepackages()}
+    if str(Path(code.co_filename).resolve()) in CHECK_FILES or code.co_filename.startswith('<frozen') or \
+            any(code.co_filename.startswith(folder) for folder in libraries):
+        return None  # a check's own verdict, or an assert inside a library (TensorFlow, numpy)
+    statement = linecache.getline(code.co_filename, frames[-1].tb_lineno).strip()
+    return f'{code.co_name}: `{statement}`' if statement else f'{code.co_name}, line {frames[-1].tb_lineno}'
 
 
 def check(condition, message):

@@ -1,6 +1,8 @@
 """Reading the course notebook: its cells, its function definitions and its training settings."""
 import ast
+import itertools
 import json
+import linecache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -10,6 +12,7 @@ GRADED = ('model_inputs', 'discriminator', 'generator', 'model_loss', 'model_opt
 VARIANTS_GRADED = ('fc_discriminator', 'fc_generator', 'gan_loss', 'lsgan_loss', 'conditional_generator',
                    'conditional_discriminator', 'conditional_model_loss', 'augment',
                    'augmented_model_loss')  # gan_variants.ipynb's
+_loads = itertools.count(1)
 
 
 def read(notebook=NOTEBOOK):
@@ -47,10 +50,14 @@ def definitions_source(sources, graded=GRADED + VARIANTS_GRADED):
 
 
 def load_functions(tf, source=None, notebook=NOTEBOOK):
-    """Execute the definitions (the notebook's, or `source`) in a fresh namespace that has `tf` and `np`."""
+    """Execute the definitions (the notebook's, or `source`) in a fresh namespace that has `tf` and `np`.
+    Their lines are kept for tracebacks and messages (linecache), each load under a name of its own."""
     import numpy as np
     namespace = {'tf': tf, 'np': np}
-    exec(compile(source or definitions_source(cell_sources(notebook)), '<notebook>', 'exec'), namespace)
+    source = source or definitions_source(cell_sources(notebook))
+    filename = f'<notebook {next(_loads)}>'
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    exec(compile(source, filename, 'exec'), namespace)
     return namespace
 
 

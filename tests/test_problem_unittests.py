@@ -96,6 +96,11 @@ ACCEPTED = [
     ('model_opt', [(D_ADAM, "tf.train.RMSPropOptimizer(learning_rate).minimize(d_loss"),
                    (G_ADAM, "tf.train.RMSPropOptimizer(learning_rate * GENERATOR_LR_FACTOR)")], 'AdamOptimizer'),
     ('model_opt', [(D_ADAM, "tf.train.AdamOptimizer(0.0002, beta1=beta1).minimize(d_loss")], 'learning_rate'),
+    # A learner's own sanity check: every variable is the discriminator's or the generator's (true in a notebook).
+    ('model_opt', [(UPDATE_OPS, f"assert len(d_vars) + len(g_vars) == len(variables), 'a stray variable'\n    "
+                                f"{UPDATE_OPS}")], None),
+    ('model_opt', [("d_vars = [v for v in variables if v.name.startswith('discriminator/')]",
+                    "d_vars = [v for v in variables if not v.name.startswith('generator/')]")], None),
 ]
 
 # (function, [(text in the solution, replacement), ...], words the failure message must contain)
@@ -194,6 +199,17 @@ MISTAKES = [
     ('model_opt', [(UPDATE_OPS, "with tf.control_dependencies([]):")], 'moving averages'),
     ('model_opt', [("minimize(d_loss, var_list=d_vars)", "minimize(d_loss)")], 'd_train_opt changed'),
     ('model_opt', [("g_loss, var_list=g_vars)", "g_loss, var_list=variables)")], 'g_train_opt changed'),
+    ('model_opt', [(UPDATE_OPS, f"assert len(d_vars) == 99, 'need 99 variables'\n    {UPDATE_OPS}")],
+     "an assert in your own code failed (model_opt: `assert len(d_vars) == 99, 'need 99 variables'`): need 99 "
+     "variables; it is your check, not this test's"),
+    ('model_opt', [(UPDATE_OPS, f"assert len(d_vars) == 99\n    {UPDATE_OPS}")],
+     "an assert in your own code failed (model_opt: `assert len(d_vars) == 99`); it is your check"),
+    # A discriminator that works only at batch size 64: model_opt itself is right, the networks it trains are not.
+    ('model_opt', [(D_LOGITS, "logits = tf.layers.dense(tf.reshape(x, (64, 4 * 4 * 128)), 1,")],
+     "model_opt passed on a small graph, but the notebook's own networks fail when they train on a batch of 8: fix "
+     "discriminator first, test_discriminator says: the discriminator's logits (2nd returned) must have shape"),
+    ('model_opt', [("tf.reshape(x, (-1, 7, 7, 128))", "tf.reshape(x, (64, 7, 7, 128))")],
+     "the notebook's own networks fail when they train on a batch of 8: fix generator first, test_generator says:"),
 ]
 
 
