@@ -102,7 +102,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('notebook', nargs='?', default=str(NOTEBOOK))
     parser.add_argument('-o', '--output', help='default: release/ and the notebook\'s name')
-    parser.add_argument('--repository', default=PUBLISHED_REPOSITORY, help='OWNER/NAME on GitHub (default: %(default)s)')
+    parser.add_argument('--repository', default=PUBLISHED_REPOSITORY,
+                        help='OWNER/NAME on GitHub (default: %(default)s)')
     args = parser.parse_args()
     output = args.output or str(Path('release') / Path(args.notebook).name)
     try:

@@ -111,7 +111,7 @@ def test_an_unreachable_source_says_what_to_do_and_writes_nothing(tmp_path):
     assert result.returncode != 0
     message = result.stderr.strip().splitlines()[-1]
     assert message.startswith(f'RuntimeError: Could not fetch the project from {source} (')
-    assert 'Without internet, put helper.py, problem_unittests.py, dlnd, requirements.txt beside this notebook' in message
+    assert 'Without internet, put helper.py, problem_unittests.py, dlnd, requirements.txt beside this' in message
     assert list(tmp_path.iterdir()) == []
 
 

@@ -103,9 +103,9 @@ def test_bfloat16_is_read_from_the_cpu_flags(tmp_path):
     assert not tf_setup.cpu_has_bfloat16(tmp_path / 'missing')
 
 
-@pytest.mark.parametrize('flags, name', [('fpu sse avx2 fma', 'AVX2'), ('avx2 avx512f avx512bw', 'AVX-512'),
-                                         ('avx2 avx512f avx512_bf16', 'AVX-512 bf16'),
-                                         ('avx512f avx512_bf16 amx_tile amx_bf16', 'AMX'), ('sse4_2', 'older than AVX2')])
+@pytest.mark.parametrize('flags, name', [
+    ('fpu sse avx2 fma', 'AVX2'), ('avx2 avx512f avx512bw', 'AVX-512'), ('avx2 avx512f avx512_bf16', 'AVX-512 bf16'),
+    ('avx512f avx512_bf16 amx_tile amx_bf16', 'AMX'), ('sse4_2', 'older than AVX2')])
 def test_the_cpu_class_of_a_speed_figure_is_read_from_the_flags(tmp_path, flags, name):
     cpuinfo = tmp_path / 'cpuinfo'
     cpuinfo.write_text(f'flags\t\t: {flags}\n')
