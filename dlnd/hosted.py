@@ -43,10 +43,10 @@ PROJECT_FILES = {files!r}
 
 
 def fetch_project(source, names, here=pathlib.Path.cwd()):
-    """Copy the named files here from a folder, or from a shallow git clone; all of them or none."""
+    """Copy the named files here from a folder that has them, else from a shallow git clone; all or none."""
     with tempfile.TemporaryDirectory(dir=here) as scratch:
         folder = pathlib.Path(source).expanduser()
-        if not folder.is_dir():
+        if not (folder / names[0]).exists():  # not a folder of the project's files: a repository to clone
             folder = pathlib.Path(scratch, 'clone')
             command = ['git', 'clone', '--quiet', '--depth', '1', source, str(folder)]
             try:

@@ -103,6 +103,13 @@ def test_from_a_git_repository_and_for_gan_variants_with_the_face_notebook_and_a
     assert 'Note: dlnd_face_generation.ipynb was not here' in result.stdout and result.stdout.count('\n') == 1
     assert (here / hosted.FACE_NOTEBOOK).is_file() and (here / 'helper.py').is_file()
     assert not (here / '.git').exists()
+    # A bare repository's path (as a git server keeps it) is cloned, not mistaken for a folder of files.
+    bare, elsewhere = tmp_path / 'project.git', tmp_path / 'kernel 2'
+    subprocess.run(['git', 'clone', '-q', '--bare', str(repository), str(bare)], check=True)
+    elsewhere.mkdir()
+    result = run_setup_cell(elsewhere, bare)
+    assert result.returncode == 0, result.stderr
+    assert sorted(path.name for path in elsewhere.iterdir()) == sorted(hosted.PROJECT_FILES)
 
 
 def test_an_unreachable_source_says_what_to_do_and_writes_nothing(tmp_path):

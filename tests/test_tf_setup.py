@@ -121,3 +121,21 @@ def test_session_config_turns_off_the_remapper_and_sets_mixed_precision(monkeypa
     assert rewrites.remapping == rewriter.RewriterConfig.OFF
     assert (rewrites.auto_mixed_precision_onednn_bfloat16 == rewriter.RewriterConfig.ON) == (setting == '1')
     assert printed[0].startswith(f'bfloat16 mixed precision: {"on" if setting == "1" else "off"}')
+
+
+def test_on_a_gpu_nothing_cpu_specific_is_forced(monkeypatch):
+    # oneDNN, the remapper choice and bfloat16 are CPU matters: a GPU kernel keeps TensorFlow's own defaults.
+    import tensorflow as tf2
+    monkeypatch.setattr(tf2.config, 'list_physical_devices', lambda kind=None: ['GPU:0'] if kind == 'GPU' else [])
+    monkeypatch.setenv('DLND_MIXED_PRECISION', '1')
+    printed = []
+    config = tf_setup.session_config(log=printed.append)
+    assert config == tf2.compat.v1.ConfigProto()
+    assert printed == ["Training on the GPU with TensorFlow's default graph optimizations"]
+    monkeypatch.delenv(tf_setup.ONEDNN_ENV, raising=False)
+    monkeypatch.setattr(tf_setup, 'has_nvidia_gpu', lambda: True)
+    tf_setup.set_tensorflow_environment()
+    assert tf_setup.ONEDNN_ENV not in os.environ
+    monkeypatch.setattr(tf_setup, 'has_nvidia_gpu', lambda: False)
+    tf_setup.set_tensorflow_environment()
+    assert os.environ[tf_setup.ONEDNN_ENV] == '1'
