@@ -6,6 +6,8 @@
    resize every JPEG with PIL for every batch) on the same files.   Target: >= 100x.
 2. Preprocessing: images/s of the parallel half-scale-decode cache build against a plain single-process
    PIL loop that decodes each JPEG at full size.                      Target: >= 3x.
+3. The same cache build decoding with Pillow's draft mode instead of simplejpeg (what runs where simplejpeg
+   is not installed, as on hosted kernels): simplejpeg's rate as a multiple of Pillow's.
 Then where one process spends its time on an image: microseconds for each stage of the cache build.
 """
 import argparse
@@ -80,9 +82,10 @@ def main():
     print(f'{len(files):,} CelebA JPEGs (178x218) from {args.data}; {os.cpu_count()} CPU cores; batch {BATCH}')
 
     with tempfile.TemporaryDirectory() as data_path:
-        prep_ours, prep_plain, feed_ours, feed_course = [], [], [], []
+        prep_ours, prep_plain, prep_pillow, feed_ours, feed_course = [], [], [], [], []
         for _ in range(args.rounds):
             prep_plain.append(rate(lambda: plain_preprocess(files), len(files)))
+            prep_pillow.append(rate(lambda: celeba.build_cache(files, data_path, use_simplejpeg=False), len(files)))
             prep_ours.append(rate(lambda: celeba.build_cache(files, data_path), len(files)))
             dataset = Dataset('celeba', data_path)
             count = len(files) // BATCH * BATCH
@@ -90,7 +93,8 @@ def main():
             feed_course.append(rate(lambda: drain(course_batches(files, BATCH)), count))
 
     rows = [('batch feed (images/s)', feed_ours, feed_course, 100),
-            ('preprocessing (images/s)', prep_ours, prep_plain, 3)]
+            ('preprocessing (images/s)', prep_ours, prep_plain, 3),
+            ('simplejpeg vs Pillow draft', prep_ours, prep_pillow, 1)]
     print(f'\n{"":26}{"ours":>12}{"baseline":>12}{"ratio":>9}{"target":>9}')
     for label, ours, base, target in rows:
         ratio = np.median(ours) / np.median(base)

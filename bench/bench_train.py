@@ -4,8 +4,8 @@
 
 Both train the same layer shapes (the notebook's, read from its graph) at batch 64 on the same machine
 in this one run, each in its own process (the notebook needs graph mode and Keras 2; the reference
-eager Keras 3), alternating rounds; the medians are compared. Also measured: the notebook in a plain
-tf.Session() (grappler's remapper on, which helper.session_config turns off), with oneDNN off (TensorFlow's
+eager Keras 3), alternating rounds; the medians are compared. Also measured: the notebook with grappler's
+remapper on (helper.session_config and every session's default turn it off), with oneDNN off (TensorFlow's
 default on CPUs without AVX-512, which helper turns on), and, where the CPU computes
 bfloat16 in hardware (AMX or AVX-512 bf16; --bf16 measures the slow emulation elsewhere), the notebook with
 bfloat16 mixed precision (helper.session_config with DLND_MIXED_PRECISION=1) and the reference with Keras's
@@ -27,10 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BATCH, Z_DIM = 64, 100
 
 
-def notebook_rate(steps, channels, plain_session=False):
+def notebook_rate(steps, channels, remapper_on=False):
     """Images/s, FLOPs per step, matmul peak (GFLOP/s) and layer widths, in graph mode with the
     notebook's functions, updated as train() does: both optimizers in one sess.run, in a session with
-    helper.session_config() (or a plain tf.Session(), whose remapper tries and fails to fuse)."""
+    helper.session_config() (or, remapper_on, with grappler's remapper on, which tries and fails to fuse)."""
     sys.path.insert(0, str(ROOT))
     import helper
     from dlnd.notebook import load_functions, notebook_settings
@@ -44,7 +44,10 @@ def notebook_rate(steps, channels, plain_session=False):
         rng = np.random.default_rng(0)
         feed = {input_real: rng.uniform(-1, 1, (BATCH, 28, 28, channels)), input_z: rng.uniform(-1, 1, (BATCH, Z_DIM)),
                 lr: settings['learning_rate']}
-        config = None if plain_session else helper.session_config(log=lambda line: None)
+        config = helper.session_config(log=lambda line: None)
+        if remapper_on:
+            from tensorflow.core.protobuf.rewriter_config_pb2 import RewriterConfig
+            config.graph_options.rewrite_options.remapping = RewriterConfig.ON
         with tf.Session(config=config) as sess:
             sess.run(tf.global_variables_initializer())
             for _ in range(5):  # warm-up
@@ -151,10 +154,11 @@ def keras_rate(steps, channels, widths, policy=None):
     return {'images_per_s': steps * BATCH / (time.perf_counter() - start)}
 
 
+FLOAT32 = {'DLND_MIXED_PRECISION': '0'}  # the float32 rows, whatever the default is on this CPU
 VARIANTS = {  # name: (the environment it runs in, whether it is the reference, its extra options)
-    'notebook': ({}, False, []),
-    'notebook, plain session (remapper on)': ({}, False, ['--plain-session']),
-    'notebook, oneDNN off': ({'TF_ENABLE_ONEDNN_OPTS': '0'}, False, []),
+    'notebook': (FLOAT32, False, []),
+    'notebook, remapper on': (FLOAT32, False, ['--remapper-on']),
+    'notebook, oneDNN off': ({'TF_ENABLE_ONEDNN_OPTS': '0', **FLOAT32}, False, []),
     'notebook, bfloat16': ({'DLND_MIXED_PRECISION': '1'}, False, []),
     'reference': ({}, True, []),
     'reference, mixed_bfloat16': ({}, True, ['--policy', 'mixed_bfloat16']),
@@ -181,11 +185,11 @@ def main():
     parser.add_argument('--run', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--reference', help=argparse.SUPPRESS)
     parser.add_argument('--policy', help=argparse.SUPPRESS)
-    parser.add_argument('--plain-session', action='store_true', help=argparse.SUPPRESS)
+    parser.add_argument('--remapper-on', action='store_true', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
         rates = keras_rate(args.steps, args.channels, json.loads(args.reference), args.policy) if args.reference \
-            else notebook_rate(args.steps, args.channels, plain_session=args.plain_session)
+            else notebook_rate(args.steps, args.channels, remapper_on=args.remapper_on)
         print(json.dumps(rates))
         return
     sys.path.insert(0, str(ROOT))

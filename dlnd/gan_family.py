@@ -134,6 +134,16 @@ def feed_for(built, batch, rng):
     return feed
 
 
+_precision_said = []
+
+
+def _session_config():
+    """helper.session_config(), whose line on bfloat16 is printed for the process's first session only."""
+    config = session_config(log=lambda line: None if _precision_said else print(line))
+    _precision_said.append(True)
+    return config
+
+
 def train(variant, dataset, cpu_seconds, seed=0, max_batches=None, report_every=1000, probe_sets=None,
           probe_every=250, score=None, log=print):
     """Train a variant on a data set for `cpu_seconds` of this process's CPU time (or max_batches), both
@@ -144,7 +154,7 @@ def train(variant, dataset, cpu_seconds, seed=0, max_batches=None, report_every=
     with graph.as_default():
         tf.set_random_seed(seed)
         built = build(variant, dataset.shape[3], dataset.classes)
-        gan = TrainedGan(variant, graph, built, tf.Session(graph=graph, config=session_config(log=lambda line: None)))
+        gan = TrainedGan(variant, graph, built, tf.Session(graph=graph, config=_session_config()))
         gan.session.run(tf.global_variables_initializer())
     rng = np.random.default_rng(seed)
     probing = bool(probe_sets) or score is not None
@@ -213,7 +223,7 @@ def generator_gradients(variant, dataset, batches, every=5, seed=0, head_start=0
         probed = [*norms, tf.reduce_mean(tf.sigmoid(fake))]
         record = {'batch': [], 'non-saturating': [], 'saturating': [], 'D(G(z))': []}
         rng = np.random.default_rng(seed)
-        with tf.Session(config=session_config(log=lambda line: None)) as sess:
+        with tf.Session(config=_session_config()) as sess:
             sess.run(tf.global_variables_initializer())
             for done, images in zip(range(batches), endless_batches(dataset, False)):
                 feed = {input_real: images, input_z: rng.uniform(-1, 1, (len(images), Z_DIM))}

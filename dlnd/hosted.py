@@ -172,12 +172,14 @@ def pip_install(requirements, installed):
     result = subprocess.run(command, capture_output=True, text=True)
     Path(pins.name).unlink()
     if result.returncode != 0:
-        tail = ' '.join((result.stderr or result.stdout).strip().splitlines()[-3:])
-        raise RuntimeError(f'pip could not install {", ".join(requirements)} without replacing a package this '
-                           f'kernel already has: {tail}')
+        said = (result.stderr or result.stdout).strip().splitlines()
+        tail = ' '.join([line for line in said if line.startswith('ERROR:')][:2] or said[-2:])
+        raise RuntimeError(f'pip could not install {", ".join(requirements)} with every installed package kept as it '
+                           f'is (pip said: {tail}). Nothing was replaced. Offline? Install them by hand, then run '
+                           'this cell again.')
 
 
-def set_up(fetched_from=None, fetched=(), installer=pip_install):
+def set_up(fetched_from=None, fetched=()):
     """Install what the notebooks need and the kernel lacks, and print one line saying what was done."""
     if is_checkout():
         print('Set-up: this is a checkout of the project; `make install` (README) installs its packages.')
@@ -185,15 +187,15 @@ def set_up(fetched_from=None, fetched=(), installer=pip_install):
     installed = installed_versions()
     to_install, problems = plan(installed, read_ranges())
     if to_install:
-        installer(to_install, installed)
+        pip_install(to_install, installed)
     if FACE_NOTEBOOK in fetched:
         problems.append(f'{FACE_NOTEBOOK} was not here, so the project\'s copy was fetched: part 4 trains the DCGAN it '
                         'defines; put your own finished one here instead to train yours')
-    fetched = f'fetched the project from {fetched_from}' if fetched_from else 'the project\'s files are here'
+    files = f'fetched the project from {fetched_from}' if fetched_from else 'the project\'s files are here'
     done = f'installed {", ".join(to_install)}' if to_install else 'installed nothing'
     tensorflow = next((installed[name] for name in TENSORFLOW_NAMES if name in installed), None)
     kept = f' (TensorFlow {tensorflow} and every other package kept as they were)' if tensorflow else ''
-    print(f'Set-up: {fetched}; {done}{kept}.' + ''.join(f' Note: {problem}.' for problem in problems))
+    print(f'Set-up: {files}; {done}{kept}.' + ''.join(f' Note: {problem}.' for problem in problems))
 
 
 def main():

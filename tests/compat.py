@@ -6,7 +6,8 @@ For each set, a virtual environment under build/compat/ holds exactly those pack
 the list is unchanged). Each notebook is copied alone into an empty folder and run top to bottom in the short
 mode (DLND_SMOKE_TEST=1) with nbclient, with DLND_PROJECT_SOURCE pointing at this checkout, so its setup cell
 fetches the project and installs what is missing, and DLND_DATA_SOURCE at the offline data. A table follows:
-cells run, graded checks passed, packages the run replaced (must be none), TensorFlow log lines (must be none).
+cells run, graded checks passed, packages the run replaced (must be none), TensorFlow log lines in the cells'
+outputs or the kernel's own stderr (must be none). What a run installed is uninstalled before the next.
 Exits 1 when any notebook failed any of those.
 """
 import argparse
@@ -131,6 +132,7 @@ def main():
             if added:  # the next notebook starts from the set as the kernel has it, too
                 subprocess.run([str(python), '-m', 'pip', 'uninstall', '--quiet', '--yes', *added], check=True)
             ran, cells, passed, graded, errors, logs = summarize(nb)
+            logs += [line for line in stderr.splitlines() if NATIVE_LOG_LINE.match(line) and line not in logs]
             ok = ran == cells and passed == graded and not errors and not replaced and not logs
             runtime = f'{name} (TensorFlow {versions.get("tensorflow")}, numpy {versions.get("numpy")})'
             rows.append((runtime, notebook.name, f'{ran}/{cells}', f'{passed}/{graded}', ', '.join(replaced) or 'none',

@@ -274,3 +274,10 @@ def test_the_augmented_dcgan_trains_on_flowers_and_probes_the_held_out_ones(flow
     assert gan.batches == 2 and len(gan.probes['held-out']) == 2
     scores = evaluator(gan.generate(np.random.default_rng(0).uniform(-1, 1, (len(evaluator.real), 100))))
     assert list(scores) == ['SWD 28px', 'SWD 14px', 'SWD 7px'] and all(v > 0 for v in scores.values())
+
+
+def test_the_gan_family_says_once_whether_it_trains_in_bfloat16(monkeypatch, capsys):
+    monkeypatch.setattr(gan_family, '_precision_said', [])
+    gan_family._session_config(), gan_family._session_config()
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith('bfloat16 mixed precision: ')

@@ -89,6 +89,13 @@ def test_mixed_precision_follows_the_setting_and_the_cpu(setting, has_bfloat16, 
     assert tf_setup.mixed_precision_choice(setting, has_bfloat16)[0] is on
 
 
+def test_bfloat16_is_the_default_where_the_cpu_computes_it(monkeypatch):
+    monkeypatch.delenv('DLND_MIXED_PRECISION', raising=False)
+    assert tf_setup.mixed_precision_choice(None, True) == (
+        True, 'this CPU has AMX or AVX-512 bf16; DLND_MIXED_PRECISION=0 trains in float32')
+    assert tf_setup.mixed_precision_choice(None, False) == (False, 'float32: this CPU has neither AMX nor AVX-512 bf16')
+
+
 def test_an_unknown_mixed_precision_setting_is_refused():
     with pytest.raises(ValueError, match="DLND_MIXED_PRECISION='yes': use 0"):
         tf_setup.mixed_precision_choice('yes', True)
