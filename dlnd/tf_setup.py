@@ -32,6 +32,10 @@ SEVERITIES = 'IWEF'  # TF_CPP_MIN_LOG_LEVEL=1 hides I lines, 2 also W, 3 also E
 # + LeakyRelu although the leaky ReLU's gradient still reads the BiasAdd, fails ("remapper failed: ... fanout ...
 # exist for missing node"), logs it and drops its whole pass, so the graph ran without it anyway.
 CPU_GRAPPLER = {'remapping': False}
+# Whether this TensorFlow logs its bfloat16 graph pass at run time although the log level hides such lines
+# (TensorFlow 2.20 does, once per graph): measured by import_tensorflow() where it matters, read by
+# mixed_precision_choice(), whose auto then keeps float32 rather than print those lines under every cell.
+runtime = {'bfloat16_pass_logs': False}
 
 
 def set_tensorflow_environment():
@@ -53,7 +57,7 @@ def import_tensorflow():
     """Return `tensorflow.compat.v1` in graph mode, with resource variables, working tf.layers, quiet logs
     and warm devices."""
     set_tensorflow_environment()
-    with _native_logs_held_back():
+    with _native_logs_held_back() as held:
         import tensorflow as tf2
         tf2.get_logger().setLevel('ERROR')  # before disable_v2_behavior, whose deprecation note would go to stdout
         tf2.compat.v1.disable_v2_behavior()
@@ -63,10 +67,31 @@ def import_tensorflow():
         tf = tf2.compat.v1
         warnings.filterwarnings('ignore', message=r'`tf\.layers\.', category=UserWarning)
         _check_layers(tf, tf2.__version__)
-        if not tf2.config.list_physical_devices('GPU'):
+        on_cpu = not tf2.config.list_physical_devices('GPU')
+        if on_cpu:
             tf2.config.optimizer.set_experimental_options(CPU_GRAPPLER)  # the default of every tf.Session()
         _warm_up(tf2)
+        if held is not None and on_cpu and cpu_has_bfloat16():
+            runtime['bfloat16_pass_logs'] = _bfloat16_pass_logs(tf2, held)
     return tf
+
+
+def _bfloat16_pass_logs(tf2, held):
+    """Run a tiny graph through the bfloat16 pass while stderr is held back: does a line the level hides appear?"""
+    from tensorflow.core.protobuf import rewriter_config_pb2
+    config = tf2.compat.v1.ConfigProto()
+    rewrites = config.graph_options.rewrite_options
+    rewrites.auto_mixed_precision_onednn_bfloat16 = rewriter_config_pb2.RewriterConfig.ON
+    rewrites.min_graph_nodes = -1  # grappler leaves graphs this small alone by default
+    sys.stderr.flush()
+    start = os.lseek(held.fileno(), 0, os.SEEK_CUR)
+    with tf2.Graph().as_default(), tf2.compat.v1.Session(config=config) as session:
+        weights = tf2.ones((8, 8))
+        session.run(tf2.matmul(weights, weights))
+    held.seek(start)
+    hidden = SEVERITIES[:_log_level()]
+    return any(NATIVE_LOG_LINE.match(line) and line[0] in hidden
+               for line in held.read().decode(errors='replace').splitlines())
 
 
 @contextlib.contextmanager
@@ -75,14 +100,14 @@ def _native_logs_held_back():
     lines that TF_CPP_MIN_LOG_LEVEL hides (Python's own warnings still show). Does nothing at level 0."""
     hidden = SEVERITIES[:_log_level()]
     if not hidden:
-        yield
+        yield None
         return
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode='w+b') as held:
         os.dup2(held.fileno(), 2)
         try:
-            yield
+            yield held
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
@@ -164,6 +189,9 @@ def mixed_precision_choice(setting=None, has_bfloat16=None):
         return False, f'float32, as {MIXED_PRECISION_ENV}=0 asks'
     if setting == '1':
         return True, f'{MIXED_PRECISION_ENV}=1' + ('' if has_bfloat16 else '; this CPU emulates bfloat16, slowly')
+    if has_bfloat16 and runtime['bfloat16_pass_logs']:
+        return False, (f'float32: this TensorFlow would log its bfloat16 pass under every cell whatever '
+                       f'TF_CPP_MIN_LOG_LEVEL says; {MIXED_PRECISION_ENV}=1 trains in bfloat16 anyway')
     if has_bfloat16:
         return True, f'this CPU has AMX or AVX-512 bf16; {MIXED_PRECISION_ENV}=0 trains in float32'
     return False, 'float32: this CPU has neither AMX nor AVX-512 bf16'

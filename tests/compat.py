@@ -42,17 +42,20 @@ CELL_TIMEOUT = 900  # seconds: the short mode trains 20 batches, but a fresh fol
 
 
 def environment(name):
-    """The virtual environment of one set, made (or remade when its list changed) and returned as its python."""
+    """The virtual environment of one set as it was made, returned as its python: remade when its list changed or
+    when what it holds is no longer what was installed (a run cut short before it uninstalled what it added)."""
     folder, packages = VENVS / name, RUNTIMES[name] + RUNNER
     record = folder / 'packages.json'
     python = folder / 'bin' / 'python'
-    if not (record.is_file() and json.loads(record.read_text()) == packages and python.is_file()):
-        subprocess.run([sys.executable, '-m', 'venv', '--clear', str(folder)], check=True)
-        installed = subprocess.run([str(python), '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check',
-                                    *packages], capture_output=True, text=True)
-        if installed.returncode != 0:
-            sys.exit(f'could not make the {name} environment: {installed.stderr.strip()[-2000:]}')
-        record.write_text(json.dumps(packages))
+    if record.is_file() and python.is_file() and json.loads(record.read_text()) == {
+            'packages': packages, 'freeze': freeze(python)}:
+        return python
+    subprocess.run([sys.executable, '-m', 'venv', '--clear', str(folder)], check=True)
+    installed = subprocess.run([str(python), '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check',
+                                *packages], capture_output=True, text=True)
+    if installed.returncode != 0:
+        sys.exit(f'could not make the {name} environment: {installed.stderr.strip()[-2000:]}')
+    record.write_text(json.dumps({'packages': packages, 'freeze': freeze(python)}))
     return python
 
 

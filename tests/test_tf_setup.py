@@ -96,6 +96,23 @@ def test_bfloat16_is_the_default_where_the_cpu_computes_it(monkeypatch):
     assert tf_setup.mixed_precision_choice(None, False) == (False, 'float32: this CPU has neither AMX nor AVX-512 bf16')
 
 
+def test_auto_keeps_float32_where_tensorflow_would_log_its_bfloat16_pass(monkeypatch):
+    # TensorFlow 2.20 logs "Running auto_mixed_precision_onednn_bfloat16 graph optimizer" whatever the log level:
+    # import_tensorflow() finds that out (tests/compat.py runs it there), and auto then stays quiet in float32.
+    monkeypatch.setitem(tf_setup.runtime, 'bfloat16_pass_logs', True)
+    on, why = tf_setup.mixed_precision_choice('auto', True)
+    assert not on and why.startswith('float32: this TensorFlow would log its bfloat16 pass under every cell')
+    assert tf_setup.mixed_precision_choice('1', True)[0]
+
+
+def test_this_tensorflow_was_probed_for_runtime_logs_where_the_cpu_has_bfloat16():
+    result = run_script('import helper\ntf = helper.import_tensorflow()\nfrom dlnd import tf_setup\n'
+                        'print(tf_setup.runtime["bfloat16_pass_logs"])')
+    assert result.returncode == 0 and native_log_lines(result.stderr) == [], result.stderr
+    # TensorFlow 2.21 (constraints.txt) honours the level at run time; without bf16 hardware nothing is probed.
+    assert result.stdout == 'False\n'
+
+
 def test_an_unknown_mixed_precision_setting_is_refused():
     with pytest.raises(ValueError, match="DLND_MIXED_PRECISION='yes': use 0"):
         tf_setup.mixed_precision_choice('yes', True)
