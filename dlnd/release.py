@@ -90,11 +90,10 @@ def learner_notebook(reference, repository=PUBLISHED_REPOSITORY):
     if not re.fullmatch(r'[\w.-]+/[\w.-]+', repository):
         raise ValueError(f'--repository {repository!r}: give it as OWNER/NAME, as in github.com/OWNER/NAME')
     learner = _map_code_cells(reference, strip_solutions)
-    published, wanted = PUBLISHED_REPOSITORY, repository
     for cell in learner['cells']:  # the setup cell's source and the badges' links
         source = cell['source']
-        cell['source'] = source.replace(published, wanted) if isinstance(source, str) else \
-            [line.replace(published, wanted) for line in source]
+        cell['source'] = source.replace(PUBLISHED_REPOSITORY, repository) if isinstance(source, str) else \
+            [line.replace(PUBLISHED_REPOSITORY, repository) for line in source]
     return learner
 
 
