@@ -61,18 +61,16 @@ CHECK_FILES = {str(Path(__file__).resolve()), str(Path(__file__).resolve().paren
 
 def learner_assert(error):
     """'function: `statement`' when the AssertionError was raised by the learner's code, not by a check."""
-    frames = []
-    traceback = error.__traceback__
-    while traceback is not None:
-        frames.append(traceback)
-        traceback = traceback.tb_next
-    code = frames[-1].tb_frame.f_code
+    last = error.__traceback__
+    while last.tb_next is not None:
+        last = last.tb_next
+    code = last.tb_frame.f_code
     libraries = {sys.prefix, sys.base_prefix, *site.getsitepackages()}
     if str(Path(code.co_filename).resolve()) in CHECK_FILES or code.co_filename.startswith('<frozen') or \
             any(code.co_filename.startswith(folder) for folder in libraries):
         return None  # a check's own verdict, or an assert inside a library (TensorFlow, numpy)
-    statement = linecache.getline(code.co_filename, frames[-1].tb_lineno).strip()
-    return f'{code.co_name}: `{statement}`' if statement else f'{code.co_name}, line {frames[-1].tb_lineno}'
+    statement = linecache.getline(code.co_filename, last.tb_lineno).strip()
+    return f'{code.co_name}: `{statement}`' if statement else f'{code.co_name}, line {last.tb_lineno}'
 
 
 def check(condition, message):

@@ -33,9 +33,9 @@ SEVERITIES = 'IWEF'  # TF_CPP_MIN_LOG_LEVEL=1 hides I lines, 2 also W, 3 also E
 # exist for missing node"), logs it and drops its whole pass, so the graph ran without it anyway.
 CPU_GRAPPLER = {'remapping': False}
 # Whether this TensorFlow logs its bfloat16 graph pass at run time although the log level hides such lines
-# (TensorFlow 2.20 does, once per graph): measured by import_tensorflow() where it matters, read by
-# mixed_precision_choice(), whose auto then keeps float32 rather than print those lines under every cell.
-runtime = {'bfloat16_pass_logs': False}
+# (TensorFlow 2.20 does, once per graph): measured once by import_tensorflow() where it matters (None until
+# then), read by mixed_precision_choice(), whose auto then keeps float32 rather than print those lines.
+runtime = {'bfloat16_pass_logs': None}
 
 
 def set_tensorflow_environment():
@@ -71,7 +71,7 @@ def import_tensorflow():
         if on_cpu:
             tf2.config.optimizer.set_experimental_options(CPU_GRAPPLER)  # the default of every tf.Session()
         _warm_up(tf2)
-        if held is not None and on_cpu and cpu_has_bfloat16():
+        if held is not None and on_cpu and runtime['bfloat16_pass_logs'] is None and cpu_has_bfloat16():
             runtime['bfloat16_pass_logs'] = _bfloat16_pass_logs(tf2, held)
     return tf
 
@@ -89,17 +89,14 @@ def _bfloat16_pass_logs(tf2, held):
         weights = tf2.ones((8, 8))
         session.run(tf2.matmul(weights, weights))
     held.seek(start)
-    hidden = SEVERITIES[:_log_level()]
-    return any(NATIVE_LOG_LINE.match(line) and line[0] in hidden
-               for line in held.read().decode(errors='replace').splitlines())
+    return any(map(_hidden_by_level, held.read().decode(errors='replace').splitlines()))
 
 
 @contextlib.contextmanager
 def _native_logs_held_back():
     """Send the process's stderr to a file while TensorFlow loads, then pass on every line of it but the C++ log
     lines that TF_CPP_MIN_LOG_LEVEL hides (Python's own warnings still show). Does nothing at level 0."""
-    hidden = SEVERITIES[:_log_level()]
-    if not hidden:
+    if not _log_level():
         yield None
         return
     sys.stderr.flush()
@@ -114,8 +111,14 @@ def _native_logs_held_back():
             os.close(saved)
             held.seek(0)
             kept = [line for line in held.read().decode(errors='replace').splitlines(keepends=True)
-                    if not (NATIVE_LOG_LINE.match(line) and (line[0] in hidden or line.startswith('WARNING: All')))]
+                    if not _hidden_by_level(line)]
             sys.stderr.write(''.join(kept))
+
+
+def _hidden_by_level(line):
+    """Whether TF_CPP_MIN_LOG_LEVEL hides this C++ log line (absl's preamble goes with the I lines)."""
+    hidden = SEVERITIES[:_log_level()]
+    return bool(hidden and NATIVE_LOG_LINE.match(line) and (line[0] in hidden or line.startswith('WARNING: All')))
 
 
 def _log_level():

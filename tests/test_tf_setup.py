@@ -110,7 +110,18 @@ def test_this_tensorflow_was_probed_for_runtime_logs_where_the_cpu_has_bfloat16(
                         'print(tf_setup.runtime["bfloat16_pass_logs"])')
     assert result.returncode == 0 and native_log_lines(result.stderr) == [], result.stderr
     # TensorFlow 2.21 (constraints.txt) honours the level at run time; without bf16 hardware nothing is probed.
-    assert result.stdout == 'False\n'
+    assert result.stdout == ('False\n' if tf_setup.cpu_has_bfloat16() else 'None\n')
+
+
+def test_the_probe_runs_once_however_often_tensorflow_is_imported():
+    # helper, problem_unittests and dlnd.graph_checks each call import_tensorflow(); the probe is a session run.
+    script = ('from unittest import mock\nimport helper\nfrom dlnd import tf_setup\n'
+              'with mock.patch.object(tf_setup, "_bfloat16_pass_logs", wraps=tf_setup._bfloat16_pass_logs) as probe:\n'
+              '    helper.import_tensorflow()\n    import problem_unittests\n    helper.import_tensorflow()\n'
+              'print(probe.call_count)')
+    result = run_script(script)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ('1\n' if tf_setup.cpu_has_bfloat16() else '0\n')
 
 
 def test_an_unknown_mixed_precision_setting_is_refused():
