@@ -50,27 +50,42 @@ def run_check(check_function, function):
             where = learner_assert(e)
             if where is None:
                 raise
-            why = f': {str(e).splitlines()[0]}' if str(e).strip() else ''
+            why = f': {shortened(str(e).splitlines()[0])}' if str(e).strip() else ''
             raise AssertionError(f'an assert in your own code failed ({where}){why}; it is your check, not this '
                                  "test's: see why it fails on the graph this test builds, or remove it") from None
     return list(dict.fromkeys(suggestions))
 
 
-CHECK_FILES = {str(Path(__file__).resolve()), str(Path(__file__).resolve().parent.parent / 'problem_unittests.py')}
+CHECK_FILES = {str(Path(__file__).resolve()), str(Path(__file__).resolve().parent / 'replay.py'),
+               str(Path(__file__).resolve().parent.parent / 'problem_unittests.py')}
+
+
+def check_file(filename):
+    """Whether code from `filename` is the checks' own (not the learner's, not a library's)."""
+    return str(Path(filename).resolve()) in CHECK_FILES
 
 
 def learner_assert(error):
     """'function: `statement`' when the AssertionError was raised by the learner's code, not by a check."""
+    if getattr(error, 'learner_where', None):
+        return error.learner_where  # replayed from a record
     last = error.__traceback__
+    if last is None:
+        return None
     while last.tb_next is not None:
         last = last.tb_next
     code = last.tb_frame.f_code
     libraries = {sys.prefix, sys.base_prefix, *site.getsitepackages()}
-    if str(Path(code.co_filename).resolve()) in CHECK_FILES or code.co_filename.startswith('<frozen') or \
+    if check_file(code.co_filename) or code.co_filename.startswith('<frozen') or \
             any(code.co_filename.startswith(folder) for folder in libraries):
         return None  # a check's own verdict, or an assert inside a library (TensorFlow, numpy)
     statement = linecache.getline(code.co_filename, last.tb_lineno).strip()
     return f'{code.co_name}: `{statement}`' if statement else f'{code.co_name}, line {last.tb_lineno}'
+
+
+def shortened(text, most=300):
+    """A learner's own text, cut to fit a one-line message."""
+    return text if len(text) <= most else text[:most - 5] + ' ...'
 
 
 def check(condition, message):

@@ -1,25 +1,26 @@
 """Check a notebook against the project's review rubric, line by line.
 
-    python -m dlnd.review [dlnd_face_generation.ipynb | gan_variants.ipynb]
+    python -m dlnd.review [dlnd_face_generation.ipynb | gan_variants.ipynb] [--no-sandbox]
 
-The graded functions are judged by the graphs they build (the checks of problem_unittests) and by
-running `train` briefly on random data; training and quality by the notebook's stored outputs.
-Nothing is judged by the text of the code. What the rubric requires decides a line; what the course's
-reviewers only recommended (label smoothing, leaky ReLU, Adam with beta1 0.5, ...) is printed as a
+The notebook is graded as dlnd.grade grades a class: its code runs in a sandbox under the graded checks
+(dlnd.learner_run), and this module judges the record it leaves (`judge`), in a process where no learner code
+runs. The graded functions are judged by the graphs they build (the checks of problem_unittests, replayed by
+dlnd.replay) and by what `train` printed and showed on random data; training and quality by the notebook's
+stored outputs. Nothing is judged by the text of the code. What the rubric requires decides a line; what the
+course's reviewers only recommended (label smoothing, leaky ReLU, Adam with beta1 0.5, ...) is printed as a
 suggestion under a line that is met. Exits 1 when a line is not met.
 """
 import argparse
 import ast
 import contextlib
 import io
+import json
 import os
 import re
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from .notebook import NOTEBOOK, cell_settings, code_cells, load_functions, parse_cell, read
+from .notebook import GRADED, NOTEBOOK, cell_settings, code_cells, parse_cell, read
 from .submit import completeness_problems, images_in, stdout_of, unit_test_problems
 
 HYPERPARAMETER_RANGES = {'batch_size': (16, 256), 'z_dim': (32, 256), 'learning_rate': (1e-5, 1e-3),
@@ -44,31 +45,27 @@ def calls_train(source):
                for statement in top_level for node in ast.walk(statement))
 
 
-class NotebookCodeError(Exception):
-    """The notebook's function definitions do not run."""
-
-
 class Submission:
-    """What the checks look at: the notebook's cells and, loaded once, its functions."""
+    """What the checks look at: the notebook's cells, and the records its code left in its sandbox
+    (dlnd.learner_run). Nothing here runs the notebook's code."""
 
-    def __init__(self, path):
+    def __init__(self, path, records=None):
         self.path, self.nb = Path(path), read(path)
         self.cells = code_cells(self.nb)
-        self._functions, self._load_problem = None, None
+        self.records = Path(records) if records else None
 
-    @property
-    def functions(self):
-        """The notebook's definitions, loaded on first use; NotebookCodeError when they do not run."""
-        if self._functions is None and self._load_problem is None:
-            import problem_unittests
-            self.tests = problem_unittests
-            try:
-                self._functions = load_functions(problem_unittests.tf, notebook=self.path)
-            except Exception as e:
-                self._load_problem = f"the notebook's code does not run: {describe(e)}"
-        if self._load_problem:
-            raise NotebookCodeError(self._load_problem)
-        return self._functions
+    def record(self, name):
+        """(the record of `name`'s run, None if there is none; why there is none)."""
+        path, status = self.records / f'{name}.json', self.records / f'{name}.status.json'
+        try:
+            return _object(json.loads(path.read_text())), ''
+        except (OSError, ValueError, RecursionError):
+            pass
+        try:
+            ended = _object(json.loads(status.read_text()))
+        except (OSError, ValueError, RecursionError):
+            return None, f"{name} has no result: the sandbox running the notebook's code stopped before its check ended"
+        return None, f'{name} {ended_as(ended)}, before its result was written'
 
     def training_cells(self):
         """Cells whose top-level code calls train() (a mention in a docstring or comment does not count)."""
@@ -78,23 +75,49 @@ class Submission:
         return '\n'.join(stdout_of(c) for c in self.cells)
 
 
+def _object(data):
+    """A record must be a JSON object (it was written in the learner's sandbox, so it may be anything)."""
+    if not isinstance(data, dict):
+        raise ValueError('not a JSON object')
+    return data
+
+
+def ended_as(ended):
+    """How a child of dlnd.learner_run ended, in words."""
+    if ended.get('timed_out'):
+        return f"ran past its time limit of {ended.get('limit', 0):.0f} s and was stopped (an endless loop?)"
+    signal_name = ended.get('signal')
+    if signal_name == 'SIGXCPU':
+        return 'used up its CPU time and was stopped'
+    if signal_name == 'SIGKILL':
+        return 'was killed (at the memory limit, or by the notebook\'s own code)'
+    if signal_name:
+        return f'was ended by {signal_name}'
+    return f"ended with exit status {ended.get('exit')} (sys.exit or os._exit in the notebook's code?)"
+
+
 def graded(name):
-    """The rubric line of a graded function: its check in problem_unittests, with the check's suggestions."""
+    """The rubric line of a graded function: its check in problem_unittests, replayed from the record of the
+    notebook's run (dlnd.replay), with the check's suggestions."""
     def check(sub):
-        try:
-            function = sub.functions.get(name)
-        except NotebookCodeError as e:
-            return False, str(e)
-        if not callable(function):
+        import problem_unittests
+        from . import replay
+        record, missing = sub.record(name)
+        if record is None:
+            return False, missing
+        if 'load_error' in record:
+            return False, f"the notebook's code does not run: {record['load_error']}"
+        if record.get('undefined'):
             return False, f'{name} is not defined'
         try:
             with contextlib.redirect_stdout(io.StringIO()):
-                suggestions = sub.tests.check_function(name, function)
+                suggestions = replay.replay(getattr(problem_unittests, f'test_{name}').check, name, record)
         except AssertionError as e:
             return False, str(e)
         except Exception as e:
             return False, f'{name} raised {describe(e)}'
         return True, 'the graph it builds passes every graded check', suggestions
+    check.function = name
     return check
 
 
@@ -103,39 +126,23 @@ def unit_tests_ran(sub):
     return (False, '; '.join(problems)) if problems else (True, 'every unit-test cell printed Tests Passed')
 
 
-def train_behaves(sub, batches=201, batch_size=4):
-    """Run train on random data: it must print both losses and show the generator every 100 batches."""
-    try:
-        functions = sub.functions
-    except NotebookCodeError as e:
-        return False, str(e)
-    if not callable(functions.get('train')) or not callable(functions.get('show_generator_output')):
+def train_behaves(sub):
+    """train, run on random data in the sandbox (dlnd.learner_run.run_train): it must print both losses and show
+    the generator every 100 batches."""
+    data, missing = sub.record('train')
+    if data is None:
+        return False, missing
+    if 'load_error' in data:
+        return False, f"the notebook's code does not run: {data['load_error']}"
+    if not data.get('defined'):
         return False, 'train or show_generator_output is not defined'
-    shown, real_show = [], functions['show_generator_output']
-    functions['show_generator_output'] = lambda *a, **k: shown.append(1) or real_show(*a, **k)
-    rates, real_opt = [], functions.get('model_opt')
-    if callable(real_opt):
-        functions['model_opt'] = lambda d_loss, g_loss, rate, *a, **k: rates.append(rate) or real_opt(
-            d_loss, g_loss, rate, *a, **k)
-    rng = np.random.default_rng(0)
-
-    def get_batches(size):
-        for _ in range(batches):
-            yield rng.uniform(-1, 1, (size, 28, 28, 1)).astype(np.float32)
-    printed = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(printed), sub.tests.tf.Graph().as_default():  # as the notebook runs it
-            functions['train'](1, batch_size, 16, 2e-4, 0.5, get_batches, (batches * batch_size, 28, 28, 1), 'L')
-    except Exception as e:
-        return False, f'train failed on random data: {describe(e)}'
-    finally:
-        functions['show_generator_output'], functions['model_opt'] = real_show, real_opt
-        import matplotlib.pyplot as plt
-        plt.close('all')  # outside Jupyter, plt.show() leaves every figure open
-    if not all(re.search(p, printed.getvalue()) for p in LOSS_PATTERNS):
+    batches, shown, printed = int(data.get('batches', 0)), int(data.get('shown', 0)), str(data.get('printed', ''))
+    if data.get('error'):
+        return False, f"train failed on random data: {data['error']}"
+    if not all(re.search(p, printed) for p in LOSS_PATTERNS):
         return False, 'train did not print both the discriminator and the generator loss'
-    if len(shown) < batches // 100:
-        return False, f'train showed the generator output {len(shown)} times in {batches} batches (expected every 100)'
+    if shown < batches // 100:
+        return False, f'train showed the generator output {shown} times in {batches} batches (expected every 100)'
     training = sub.training_cells()
     if not training:
         return False, 'no cell runs train'
@@ -144,8 +151,8 @@ def train_behaves(sub, batches=201, batch_size=4):
             return False, 'a training cell has no printed losses or no images in its output (was it run?)'
     suggestions = [f'train passes model_opt the learning rate as the number {rate}; pass the placeholder from '
                    'model_inputs and feed the number, so the graph need not be rebuilt to change it'
-                   for rate in rates if not hasattr(rate, 'graph')]
-    return (True, f'printed both losses and showed {len(shown)} grids in {batches} batches; the training cells show '
+                   for rate in data.get('rates', []) if rate != 'tensor']
+    return (True, f'printed both losses and showed {shown} grids in {batches} batches; the training cells show '
             'both', suggestions)
 
 
@@ -193,22 +200,25 @@ def faces_look_like_faces(sub, max_ratio=5):
 
 
 RUBRIC = [
-    ('model_inputs returns the real-image (rank 4) and z (rank 2) placeholders and a scalar learning-rate '
+    ('model_inputs',
+     'model_inputs returns the real-image (rank 4) and z (rank 2) placeholders and a scalar learning-rate '
      'placeholder', graded('model_inputs')),
-    ("discriminator: scope 'discriminator' with reuse, no batch norm on the first layer, strided 'same' "
+    ('discriminator',
+     "discriminator: scope 'discriminator' with reuse, no batch norm on the first layer, strided 'same' "
      'convolutions, an activation on every hidden layer, sigmoid output, one logit per image, returns '
      '(out, logits)', graded('discriminator')),
-    ("generator: scope 'generator', reuse=not is_train, no batch norm on the last layer, moving statistics "
+    ('generator',
+     "generator: scope 'generator', reuse=not is_train, no batch norm on the last layer, moving statistics "
      'when sampling, tanh output of 28x28xC for every image', graded('generator')),
-    ('model_loss: discriminator(images, reuse=False), generator(z, C, is_train=True), '
+    ('model_loss', 'model_loss: discriminator(images, reuse=False), generator(z, C, is_train=True), '
      'discriminator(fake, reuse=True), labels that let both losses train', graded('model_loss')),
-    ('model_opt: trainable variables filtered by scope, batch-norm UPDATE_OPS run with the training ops',
+    ('model_opt', 'model_opt: trainable variables filtered by scope, batch-norm UPDATE_OPS run with the training ops',
      graded('model_opt')),
-    ('every unit-test cell ran and passed', unit_tests_ran),
-    ('train prints both losses and shows generator output every 100 batches', train_behaves),
-    ('sensible hyperparameters', sensible_hyperparameters),
-    ('the generated digits look like digits', digits_look_like_digits),
-    ('the generated faces look like faces', faces_look_like_faces),
+    ('unit tests', 'every unit-test cell ran and passed', unit_tests_ran),
+    ('train', 'train prints both losses and shows generator output every 100 batches', train_behaves),
+    ('hyperparameters', 'sensible hyperparameters', sensible_hyperparameters),
+    ('digits', 'the generated digits look like digits', digits_look_like_digits),
+    ('faces', 'the generated faces look like faces', faces_look_like_faces),
 ]
 
 
@@ -263,57 +273,103 @@ def flowers_with_augmentation(sub, max_ratio=2):
 
 
 VARIANTS_RUBRIC = [
-    ('fc_discriminator: fully connected, at least one hidden layer with a leaky ReLU of slope alpha, '
+    ('fc_discriminator',
+     'fc_discriminator: fully connected, at least one hidden layer with a leaky ReLU of slope alpha, '
      "scope 'discriminator' with reuse, sigmoid output, one logit per image", graded('fc_discriminator')),
-    ('fc_generator: fully connected, at least one hidden layer with a leaky ReLU of slope alpha, '
+    ('fc_generator', 'fc_generator: fully connected, at least one hidden layer with a leaky ReLU of slope alpha, '
      "scope 'generator' with reuse=not is_train, tanh output of 28x28xC", graded('fc_generator')),
-    ('gan_loss: cross-entropy on the logits, labels that let both losses train, the non-saturating generator '
+    ('gan_loss',
+     'gan_loss: cross-entropy on the logits, labels that let both losses train, the non-saturating generator '
      'loss', graded('gan_loss')),
-    ('lsgan_loss: 1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2] and 1/2 E[(D(G(z)) - 1)^2] on the raw scores',
+    ('lsgan_loss', 'lsgan_loss: 1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2] and 1/2 E[(D(G(z)) - 1)^2] on the raw scores',
      graded('lsgan_loss')),
-    ('conditional_generator: the DCGAN generator reading its labels (other labels, other images)',
+    ('conditional_generator',
+     'conditional_generator: the DCGAN generator reading its labels (other labels, other images)',
      graded('conditional_generator')),
-    ('conditional_discriminator: the DCGAN discriminator reading its labels (other labels, other logits)',
+    ('conditional_discriminator',
+     'conditional_discriminator: the DCGAN discriminator reading its labels (other labels, other logits)',
      graded('conditional_discriminator')),
-    ('conditional_model_loss: the labels given to the generator and to both discriminator calls, the logits to '
+    ('conditional_model_loss',
+     'conditional_model_loss: the labels given to the generator and to both discriminator calls, the logits to '
      'the loss', graded('conditional_model_loss')),
-    ('every unit-test cell ran and passed', unit_tests_ran),
-    ('the saturating and non-saturating gradients are compared in a plot', gradients_plotted),
-    ('five GANs trained for the same CPU time, each with a grid and a row of metrics', variants_compared),
-    ('the conditional DCGAN draws the digit asked for (97% of 10,000 samples, every digit 95%)',
+    ('unit tests', 'every unit-test cell ran and passed', unit_tests_ran),
+    ('gradients', 'the saturating and non-saturating gradients are compared in a plot', gradients_plotted),
+    ('variants', 'five GANs trained for the same CPU time, each with a grid and a row of metrics', variants_compared),
+    ('conditional digits', 'the conditional DCGAN draws the digit asked for (97% of 10,000 samples, every digit 95%)',
      conditional_digits_as_asked),
-    ('augment: colour, translation and cutout drawn per image, differentiable', graded('augment')),
-    ('augmented_model_loss: every image the discriminator sees goes through augment, real and fake, in both losses',
+    ('augment', 'augment: colour, translation and cutout drawn per image, differentiable', graded('augment')),
+    ('augmented_model_loss',
+     'augmented_model_loss: every image the discriminator sees goes through augment, real and fake, in both losses',
      graded('augmented_model_loss')),
-    ('flowers: trained without and with augmentation; with it, within 2x of real against real at every SWD level',
+    ('flowers',
+     'flowers: trained without and with augmentation; with it, within 2x of real against real at every SWD level',
      flowers_with_augmentation),
 ]
 
 
-def rubric_for(sub):
-    """The face-generation rubric, or the GAN-family one for a notebook that defines the family's functions."""
-    return VARIANTS_RUBRIC if any('def fc_discriminator(' in c['source'] for c in sub.cells) else RUBRIC
+def rubric_for(nb):
+    """The face-generation rubric, or the GAN-family one for a notebook that defines the family's functions;
+    None for a notebook that defines none of either's graded functions."""
+    sources = [c['source'] for c in code_cells(nb)]
+    if any('def fc_discriminator(' in source for source in sources):
+        return VARIANTS_RUBRIC
+    return RUBRIC if any(f'def {name}(' in source for source in sources for name in GRADED) else None
 
 
-def review(path):
-    """[(rubric line, met, reason, suggestions)] for the notebook at `path`.
+def recorded_names(rubric):
+    """What dlnd.learner_run must run for a rubric: each graded function's check, and train's run."""
+    return [getattr(check, 'function', 'train') for _, _, check in rubric
+            if hasattr(check, 'function') or check is train_behaves]
+
+
+def judge(path, records):
+    """[(key, rubric line, met, reason, suggestions)] for the notebook at `path`, from the records its code left.
 
     A check returns (met, reason) or, when it has advice for a solution that passes, (met, reason, suggestions).
     """
-    sub = Submission(path)
-    return [(line, *_with_suggestions(*check(sub))) for line, check in rubric_for(sub)]
+    sub = Submission(path, records)
+    return [(key, line, *_judged(check, sub)) for key, line, check in rubric_for(sub.nb)]
 
 
-def _with_suggestions(met, reason, suggestions=()):
-    return met, reason, list(suggestions)
+def _judged(check, sub):
+    """(met, reason, suggestions) of one rubric line; a record too malformed to read fails only its line."""
+    try:
+        met, reason, *suggestions = check(sub)
+    except Exception as e:  # RecursionError too
+        return False, f'could not be judged from what the notebook left: {describe(e)}', []
+    return met, reason, list(suggestions[0]) if suggestions else []
+
+
+def review(path, sandboxed=True):
+    """[(rubric line, met, reason, suggestions)] for the notebook at `path`: its code run in the sandbox, judged
+    outside it (dlnd.grade)."""
+    from .grade import grade_notebook
+    graded_lines = grade_notebook(path, sandboxed=sandboxed)
+    if graded_lines['refused']:
+        raise SystemExit(f"{path}: {graded_lines['refused']}")
+    return [(line, met, reason, suggestions) for _, line, met, reason, suggestions in graded_lines['lines']]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('notebook', nargs='?', default=str(NOTEBOOK))
+    parser.add_argument('--no-sandbox', action='store_true', help="run the notebook's code without the sandbox "
+                        '(only for your own notebook, where the sandbox cannot run)')
+    parser.add_argument('--judge', metavar='RECORDS', help=argparse.SUPPRESS)  # dlnd.grade's judging step
     args = parser.parse_args()
     os.environ.setdefault('MPLBACKEND', 'Agg')
-    results = review(args.notebook)
+    if args.judge:
+        lines = judge(args.notebook, args.judge)
+        fd = int(os.environ.get('DLND_RESULT_FD', 1))  # dlnd.sandbox's, or stdout
+        with open(fd, 'w', closefd=fd != 1) as out:
+            out.write(JUDGED + json.dumps(lines) + '\n')
+        return 0
+    from .grade import refusal
+    refused = None if args.no_sandbox else refusal()
+    if refused:
+        print(refused, file=sys.stderr)
+        return 2
+    results = review(args.notebook, sandboxed=not args.no_sandbox)
     for line, met, reason, suggestions in results:
         print(f'{"MEETS" if met else "DOES NOT MEET":14} {line}\n{"":14} {reason}')
         for suggestion in suggestions:
@@ -321,6 +377,9 @@ def main():
     failed = sum(not met for _, met, _, _ in results)
     print(f'\n{len(results) - failed} of {len(results)} rubric lines met')
     return 1 if failed else 0
+
+
+JUDGED = 'dlnd-judged: '  # the judging step's result line
 
 
 if __name__ == '__main__':

@@ -1,0 +1,183 @@
+"""What runs inside a submission's sandbox: the learner's code under the graded checks, recorded.
+
+    python -m dlnd.learner_run NOTEBOOK [--check-seconds S] [--scratch DIR] NAME...
+
+TensorFlow is imported once; then each graded function's check runs in a child process of its own (a fork:
+fresh learner state, its own CPU-time limit, killed at its wall-clock limit) that loads the notebook's
+definitions and runs the check on them, recording every call (dlnd.replay) as <function>.json. For the
+face-generation notebook, one more child runs `train` briefly on random data (train.json). Each record, and
+how each child ended (<function>.status.json), is handed back on the file descriptor DLND_RESULT_FD
+(dlnd.sandbox) as soon as it exists, one JSON line a file, so what came before a crash is kept.
+Everything handed back is the learner's data: the grader judges it in its own process, where no learner code
+runs.
+"""
+import argparse
+import contextlib
+import io
+import json
+import os
+import resource
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+os.environ['DLND_FORK_AFTER_IMPORT'] = '1'  # no TensorFlow session before the forks
+
+TRAIN_BATCHES, TRAIN_BATCH_SIZE = 201, 2  # two grids at 100 and 200; batch norm needs 2
+
+
+def hand_back(file_name, data):
+    """Send one file of the record to the grader: a JSON line on DLND_RESULT_FD (stdout when run by hand). It goes
+    straight out, not through the scratch folder, which the learner's code can fill."""
+    line = json.dumps({'name': file_name, 'text': data if isinstance(data, str) else json.dumps(data)}) + '\n'
+    with open(int(os.environ.get('DLND_RESULT_FD', 1)), 'w', closefd=False) as out:
+        out.write(line)
+
+
+def run_train(functions, np, tf, batches=TRAIN_BATCHES, batch_size=TRAIN_BATCH_SIZE):
+    """Run the notebook's train on random data, counting the generator grids and noting the learning rates
+    model_opt gets: what it printed, showed and raised, for the grader to judge."""
+    if not callable(functions.get('train')) or not callable(functions.get('show_generator_output')):
+        return {'defined': False}
+    shown, real_show = [], functions['show_generator_output']
+    functions['show_generator_output'] = lambda *a, **k: shown.append(1) or real_show(*a, **k)
+    rates, real_opt = [], functions.get('model_opt')
+    if callable(real_opt):
+        functions['model_opt'] = lambda d_loss, g_loss, rate, *a, **k: rates.append(
+            'tensor' if hasattr(rate, 'graph') else repr(rate)) or real_opt(d_loss, g_loss, rate, *a, **k)
+    rng = np.random.default_rng(0)
+
+    def get_batches(size):
+        for _ in range(batches):
+            yield rng.uniform(-1, 1, (size, 28, 28, 1)).astype(np.float32)
+    printed, error = io.StringIO(), None
+    try:
+        with contextlib.redirect_stdout(printed), tf.Graph().as_default():  # as the notebook runs it
+            functions['train'](1, batch_size, 16, 2e-4, 0.5, get_batches, (batches * batch_size, 28, 28, 1), 'L')
+    except BaseException as e:  # sys.exit too: it is the learner's train that stopped
+        from .review import describe
+        from .graph_checks import error_line
+        error = error_line(e) if isinstance(e, tf.errors.OpError) else describe(e)
+    return {'defined': True, 'printed': printed.getvalue()[-20000:], 'shown': len(shown), 'batches': batches,
+            'rates': rates, 'error': error}
+
+
+# Imported once, before the forks, so each child starts with them: TensorFlow, and what the notebooks import.
+PRELOADED = ('problem_unittests', 'matplotlib.pyplot', 'IPython.display', 'dlnd.evaluation', 'dlnd.gan_family',
+             'dlnd.hosted', 'dlnd.replay', 'dlnd.review')
+
+
+def preload():
+    import importlib
+    import matplotlib
+    matplotlib.use('Agg')
+    for name in PRELOADED:
+        importlib.import_module(name)
+
+
+def child(name, notebook, cpu_seconds):
+    """One check (or train's run), in a fresh child: load the definitions, run, record."""
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
+    import numpy as np
+    import problem_unittests
+    from . import replay
+    from .notebook import load_functions
+    from .review import describe
+    tf = problem_unittests.tf
+    sys.stdout = io.StringIO()  # what the learner's code prints in a check is not the check's result
+    try:
+        namespace = load_functions(tf, notebook=notebook)
+    except BaseException as e:
+        hand_back(f'{name}.json', {'load_error': describe(e)})
+        return
+    if name == 'train':
+        hand_back('train.json', run_train(namespace, np, tf))
+        return
+    check = getattr(problem_unittests, f'test_{name}').check
+    if not callable(namespace.get(name)):
+        hand_back(f'{name}.json', {'undefined': True})
+        return
+    hand_back(f'{name}.json', replay.record(check, name, namespace))
+
+
+def kill_leftovers(pid, own_namespace):
+    """Whatever the check's child left running: its process group, and in the sandbox's own PID namespace every
+    process but its first two (the namespace's init and this one)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if own_namespace:
+        for entry in Path('/proc').glob('[0-9]*'):
+            if int(entry.name) not in (1, os.getpid()):
+                try:
+                    os.kill(int(entry.name), signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+
+def clear_scratch(scratch):
+    """Empty `scratch` of what the last check's child wrote: each check starts with an empty scratch folder (in the
+    sandbox it is memory, and counts against the limit)."""
+    for path in Path(scratch).iterdir():
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def supervise(pid, seconds):
+    """Wait for the child; kill it past `seconds`. How it ended, as a dict."""
+    start, timed_out = time.monotonic(), False
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() - start > seconds:
+            os.kill(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
+            timed_out = True
+            break
+        time.sleep(0.02)
+    ended = {'seconds': round(time.monotonic() - start, 2), 'timed_out': timed_out, 'limit': seconds}
+    if os.WIFSIGNALED(status):
+        ended['signal'] = signal.Signals(os.WTERMSIG(status)).name
+    else:
+        ended['exit'] = os.WEXITSTATUS(status)
+    return ended
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('notebook', type=Path)
+    parser.add_argument('--check-seconds', type=float, default=120)
+    parser.add_argument('--own-namespace', action='store_true', help='the sandbox gave this process its own PID '
+                        'namespace: every other process in it is a check\'s leftover')
+    parser.add_argument('--scratch', type=Path, help='a folder to empty after each check')
+    parser.add_argument('names', nargs='*')
+    args = parser.parse_args()
+    preload()
+    for name in args.names:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                os.setpgid(0, 0)
+                child(name, args.notebook, int(args.check_seconds * 2))
+            except BaseException:
+                code = 70
+            finally:
+                os._exit(code)
+        ended = supervise(pid, args.check_seconds)
+        kill_leftovers(pid, args.own_namespace)
+        if args.scratch:
+            clear_scratch(args.scratch)
+        hand_back(f'{name}.status.json', ended)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

