@@ -1,6 +1,6 @@
 """Grading speed: face-generation submissions a minute, sandboxed against not sandboxed, side by side in one run.
 
-    python bench/bench_grade.py [--copies 3] [--rounds 2] [--workers N]
+    python bench/bench_grade.py [--copies 3] [--rounds 2] [--workers N] [--styles reference course_style ...]
 
 The submissions are real: the reference notebook and the learner solutions of the tests
 (tests/learner_solutions.py), each dropped into the reference notebook, `--copies` of each. Each round grades
@@ -21,7 +21,7 @@ from dlnd import grade  # noqa: E402
 from dlnd.notebook import NOTEBOOK, read  # noqa: E402
 
 
-def real_submissions(folder, copies):
+def real_submissions(folder, copies, styles=None):
     from learner_solutions import SOLUTIONS
     from test_review import with_solution
     reference = read(NOTEBOOK)
@@ -30,6 +30,8 @@ def real_submissions(folder, copies):
     paths = []
     for copy in range(copies):
         for name, nb in notebooks.items():
+            if styles and name not in styles:
+                continue
             path = Path(folder) / f'{name}-{copy}.ipynb'
             path.write_text(json.dumps(nb))
             paths.append((path.stem, path))
@@ -52,13 +54,14 @@ def main():
     parser.add_argument('--copies', type=int, default=3)
     parser.add_argument('--rounds', type=int, default=2)
     parser.add_argument('--workers', type=int, default=os.cpu_count() or 1)
+    parser.add_argument('--styles', nargs='*', help='only these: reference and the learner solutions\' names')
     args = parser.parse_args()
     refused = grade.refusal()
     if refused:
         raise SystemExit(refused)
     from dlnd.tf_setup import cpu_class
     with tempfile.TemporaryDirectory() as folder:
-        submissions = real_submissions(folder, args.copies)
+        submissions = real_submissions(folder, args.copies, args.styles)
         print(f'{len(submissions)} real face-generation submissions, {args.workers} workers, {os.cpu_count()} cores, '
               f'CPU class {cpu_class()}')
         rates = {True: [], False: []}

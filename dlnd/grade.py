@@ -151,16 +151,19 @@ def project_mounts():
     return {f'/project/{name}': ROOT / name for name in ('dlnd', 'problem_unittests.py', 'helper.py')}
 
 
-def environment():
-    """The only variables the sandboxed processes get (dlnd.sandbox adds HOME and DLND_RESULT_FD)."""
+def environment(threads):
+    """The only variables the sandboxed processes get (dlnd.sandbox adds HOME and DLND_RESULT_FD). Float32
+    whatever the CPU, so a verdict does not depend on the machine."""
     return {'PYTHONPATH': '/project', 'PYTHONDONTWRITEBYTECODE': '1', 'MPLBACKEND': 'Agg',
             'MPLCONFIGDIR': '/scratch/.matplotlib', 'TF_CPP_MIN_LOG_LEVEL': '2', 'LANG': 'C.UTF-8',
-            'PATH': '/usr/bin:/bin', 'DLND_SMOKE_TEST': '1'}
+            'PATH': '/usr/bin:/bin', 'DLND_SMOKE_TEST': '1', 'DLND_MIXED_PRECISION': '0',
+            'DLND_GRADE_THREADS': str(threads)}
 
 
-def grade_notebook(source, limits=None, sandboxed=True, check_seconds=120):
+def grade_notebook(source, limits=None, sandboxed=True, check_seconds=120, threads=None):
     """{'refused', 'kind', 'lines': [(key, rubric line, met, reason, suggestions)], 'problems', 'seconds'} for one
-    submission: its code run and recorded in one sandbox, judged in another."""
+    submission: its code run and recorded in one sandbox, judged in another, each with `threads` threads (all the
+    cores by default)."""
     from .review import RUBRIC, rubric_for
     limits = limits or sandbox.Limits()
     start = time.monotonic()
@@ -174,10 +177,11 @@ def grade_notebook(source, limits=None, sandboxed=True, check_seconds=120):
             return {'refused': str(e), 'kind': None, 'lines': [], 'problems': [], 'seconds': 0.0}
         rubric = rubric_for(json.loads(notebook.read_text()))
         judge_seconds = min(JUDGE_SECONDS, limits.wall_seconds / 4)
+        threads = threads or os.cpu_count() or 1
         problems = _record(work, notebook, rubric, _limits(limits, limits.wall_seconds - judge_seconds), sandboxed,
-                           check_seconds)
+                           check_seconds, threads)
         wall = max(judge_seconds, limits.wall_seconds - (time.monotonic() - start))
-        lines, problem = _judge(work, notebook, _limits(limits, wall), sandboxed)
+        lines, problem = _judge(work, notebook, _limits(limits, wall), sandboxed, threads)
         if lines is None:
             problems.append(f'the grader could not judge the records: {problem}')
             lines = [(key, line, False, 'not judged: ' + problems[-1], []) for key, line, _ in rubric]
@@ -187,14 +191,15 @@ def grade_notebook(source, limits=None, sandboxed=True, check_seconds=120):
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _record(work, notebook, rubric, limits, sandboxed, check_seconds):
+def _record(work, notebook, rubric, limits, sandboxed, check_seconds, threads):
     """Run the notebook's code under the checks in its sandbox (dlnd.learner_run), keeping the records it hands
     back in work/records; what went wrong, in lines."""
     from .review import recorded_names
     recording = sandbox.run(
         [sys.executable, '-m', 'dlnd.learner_run', '--check-seconds', str(check_seconds), '--scratch', '/scratch',
          *(['--own-namespace'] if sandboxed else []), f'/input/{notebook.name}', *recorded_names(rubric)],
-        limits, f'{work.name}-record', {**project_mounts(), '/input': work / 'input'}, environment(), sandboxed)
+        limits, f'{work.name}-record', {**project_mounts(), '/input': work / 'input'}, environment(threads),
+        sandboxed)
     keep_records(recording.handed_back, work / 'records')
     problems = [f"the notebook's code {p}" for p in recording.problems(limits)]
     if recording.returncode != 0 and not problems:
@@ -222,13 +227,13 @@ def keep_records(handed_back, folder):
             (folder / name).write_text(text)
 
 
-def _judge(work, notebook, limits, sandboxed):
+def _judge(work, notebook, limits, sandboxed, threads):
     """(the judged rubric lines, or None and why), from the records, in a sandbox where no learner code runs."""
     from .review import JUDGED
     judging = sandbox.run(
         [sys.executable, '-m', 'dlnd.review', f'/input/{notebook.name}', '--judge', '/records'], limits,
         f'{work.name}-judge', {**project_mounts(), '/input': work / 'input', '/records': work / 'records'},
-        environment(), sandboxed)
+        environment(threads), sandboxed)
     for line in judging.handed_back.decode('utf-8', 'replace').splitlines():
         if line.startswith(JUDGED):
             return [tuple(item) for item in json.loads(line[len(JUDGED):])], None
@@ -313,7 +318,8 @@ def grade_all(submissions, out, workers, limits, sandboxed=True, check_seconds=1
     rows = []
     with concurrent.futures.ThreadPoolExecutor(workers) as pool, \
             tqdm(total=len(submissions), unit='submission', disable=not progress, file=sys.stderr) as bar:
-        futures = {pool.submit(grade_notebook, path, limits, sandboxed, check_seconds): name
+        threads = max(1, (os.cpu_count() or 1) // workers)  # one process a core: more threads only contend
+        futures = {pool.submit(grade_notebook, path, limits, sandboxed, check_seconds, threads): name
                    for name, path in submissions}
         for future in concurrent.futures.as_completed(futures):
             name = futures[future]

@@ -359,6 +359,9 @@ def main():
     args = parser.parse_args()
     os.environ.setdefault('MPLBACKEND', 'Agg')
     if args.judge:
+        if os.environ.get('DLND_GRADE_THREADS'):
+            from .tf_setup import limit_threads
+            limit_threads(int(os.environ['DLND_GRADE_THREADS']))
         lines = judge(args.notebook, args.judge)
         fd = int(os.environ.get('DLND_RESULT_FD', 1))  # dlnd.sandbox's, or stdout
         with open(fd, 'w', closefd=fd != 1) as out:

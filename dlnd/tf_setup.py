@@ -202,6 +202,15 @@ def mixed_precision_choice(setting=None, has_bfloat16=None):
     return False, 'float32: this CPU has neither AMX nor AVX-512 bf16'
 
 
+def limit_threads(count):
+    """At most `count` threads within an op and `count` between ops, in every session (call before the first):
+    the grader runs one process per core, where more threads only contend."""
+    set_tensorflow_environment()
+    import tensorflow as tf2
+    tf2.config.threading.set_intra_op_parallelism_threads(count)
+    tf2.config.threading.set_inter_op_parallelism_threads(count)
+
+
 def session_config(log=print):
     """The tf.ConfigProto for training sessions: tf.Session(config=helper.session_config()).
 
