@@ -354,6 +354,8 @@ def main(argv=None):
     parser.add_argument('--timeout', type=float, default=600, help='wall-clock seconds for one submission')
     parser.add_argument('--check-timeout', type=float, default=120, help='wall-clock seconds for one check')
     parser.add_argument('--memory', type=float, default=3, help='GiB of memory for one submission')
+    parser.add_argument('--cpu', type=float, help='CPU seconds for one submission, all its processes together '
+                        '(default: twice --timeout)')
     parser.add_argument('--no-sandbox', action='store_true', help="run learners' code unconfined (trusted code only)")
     parser.add_argument('--gradescope-bundle', type=Path, metavar='ZIP', help='build a Gradescope autograder zip')
     parser.add_argument('--gradescope', type=Path, metavar='ROOT', help=argparse.SUPPRESS)  # run_autograder's step
@@ -363,7 +365,7 @@ def main(argv=None):
         print(f'wrote {gradescope.bundle(args.gradescope_bundle)}')
         return 0
     limits = sandbox.Limits(memory_bytes=int(args.memory * 2 ** 30), wall_seconds=args.timeout,
-                            cpu_seconds=int(args.timeout * 2))
+                            cpu_seconds=int(args.cpu or args.timeout * 2))
     if args.gradescope:
         return gradescope.run(args.gradescope, limits, not args.no_sandbox, args.check_timeout)
     refused = None if args.no_sandbox else refusal()

@@ -22,7 +22,8 @@ set -euo pipefail
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap python3 python3-pip
 cd /autograder/source
-python3 -m pip install --quiet -r requirements.txt -c constraints.txt
+python3 -m pip install --quiet -r requirements.txt -c constraints.txt ||
+    python3 -m pip install --quiet --break-system-packages -r requirements.txt -c constraints.txt  # Ubuntu 24.04
 """
 RUN = """#!/usr/bin/env bash
 # Gradescope runs this for each submission, in a fresh container.

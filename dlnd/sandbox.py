@@ -49,12 +49,15 @@ class Outcome:
     memory_exceeded: bool = False
     flooded: bool = False
     oversized: bool = False
+    cpu_exceeded: bool = False
 
     def problems(self, limits):
         """What went wrong, one line each, as the learner should read it."""
         found = []
         if self.timed_out:
             found.append(f'stopped after {limits.wall_seconds:.0f} s, the time limit for a submission')
+        if self.cpu_exceeded:
+            found.append(f'stopped after {limits.cpu_seconds} CPU seconds, the CPU-time limit for a submission')
         if self.memory_exceeded:
             found.append(f'stopped at the memory limit of {limits.memory_bytes / 2 ** 30:.1f} GiB')
         if self.flooded:
@@ -124,13 +127,15 @@ def bwrap_command(command, readable, environment, scratch_bytes):
 
 
 class Cgroups:
-    """A memory and a pids cgroup of their own (cgroup v1), removed with whatever is still in them."""
+    """A memory, a pids and (where mounted) a cpuacct cgroup of their own (cgroup v1), removed with whatever is
+    still in them."""
 
     def __init__(self, name, limits):
-        self.folders = [CGROUPS / controller / 'dlnd-grade' / name for controller in ('memory', 'pids')]
+        controllers = ['memory', 'pids'] + (['cpuacct'] if os.access(CGROUPS / 'cpuacct', os.W_OK) else [])
+        self.folders = [CGROUPS / controller / 'dlnd-grade' / name for controller in controllers]
         for folder in self.folders:
             folder.mkdir(parents=True, exist_ok=True)
-        memory, pids = self.folders
+        memory, pids = self.folders[:2]
         (memory / 'memory.limit_in_bytes').write_text(str(limits.memory_bytes))
         swap = memory / 'memory.memsw.limit_in_bytes'
         if swap.exists():
@@ -141,6 +146,11 @@ class Cgroups:
         """A shell prefix that moves itself into the cgroups, then runs the command."""
         moves = ' && '.join(f'echo $$ > {folder}/cgroup.procs' for folder in self.folders)
         return ['sh', '-c', f'{moves} && exec "$@"', 'sh']
+
+    def cpu_seconds(self):
+        """CPU time used by everything in the cgroup (0 where cpuacct is not mounted)."""
+        usage = [folder / 'cpuacct.usage' for folder in self.folders if folder.parent.parent.name == 'cpuacct']
+        return int(usage[0].read_text()) / 1e9 if usage else 0.0
 
     def memory_exceeded(self):
         control = (self.folders[0] / 'memory.oom_control').read_text()
@@ -231,13 +241,19 @@ def run(command, limits, name, readable, environment, sandboxed=True):
                _CappedReader(os.fdopen(result, 'rb'), limits.result_bytes, limits.result_bytes, stopper(oversized))]
     for reader in readers:
         reader.start()
-    timed_out = False
+    timed_out = cpu_exceeded = False
     try:
-        process.wait(timeout=limits.wall_seconds)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill(process, cgroups)
-        process.wait()
+        deadline = start + limits.wall_seconds
+        while process.poll() is None:
+            if time.monotonic() > deadline:
+                timed_out = True
+            elif cgroups and cgroups.cpu_seconds() > limits.cpu_seconds:
+                cpu_exceeded = True  # all its processes together; each alone is held by the rlimit
+            else:
+                time.sleep(0.05)
+                continue
+            _kill(process, cgroups)
+            process.wait()
     finally:
         _kill(process, cgroups)  # anything it left behind
         for reader in readers:
@@ -248,7 +264,7 @@ def run(command, limits, name, readable, environment, sandboxed=True):
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
     return Outcome(process.returncode, readers[0].text(), readers[1].text(), time.monotonic() - start,
-                   bytes(readers[2].kept), timed_out, memory, flooded.is_set(), oversized.is_set())
+                   bytes(readers[2].kept), timed_out, memory, flooded.is_set(), oversized.is_set(), cpu_exceeded)
 
 
 def _outside_paths(mounts):

@@ -142,8 +142,9 @@ def hostile_submissions(folder, port, outside_marker, other_notebook):
             '                filled += fill.write(b"x" * 2 ** 20)',
             'except OSError:',
             '    pass',
-            "assert False, f'filled={filled} ' + 'env ' + repr(dict(os.environ)) + ' files ' + "
-            "repr([f[-200:] for f in found])"]),
+            "assert False, f'filled={filled} home={os.environ.get(\"HOME\")} ' "
+            "f'secret={os.environ.get(\"DLND_GRADER_SECRET\", \"absent\")} ' + 'files ' + "
+            "repr([f[-200:] for f in found]) + ' env ' + repr(dict(os.environ))"]),
             'generator', ['raise RuntimeError("<img src=x onerror=\\"document.title=\'owned\'\\"><script>'
                           'document.title=\'owned\'</script>")']),
     }
@@ -261,7 +262,7 @@ def test_nothing_reaches_the_network_the_disk_or_the_grader(hostile_batch):
     assert (ROOT / 'helper.py').read_text().count('written from the sandbox') == 0
     found = checks_of(hostile_batch, 'everything_else')
     message = found['discriminator']['output']
-    assert 'an assert in your own code failed' in message and "'HOME'" in message  # it did read its environment
+    assert 'an assert in your own code failed' in message and 'home=/scratch secret=absent' in message
     filled = int(re.search(r'filled=(\d+)', message)[1])
     assert 0 < filled <= sandbox.Limits().scratch_bytes  # its scratch folder filled up, the disk did not
     everything = (hostile_batch['out'] / 'everything_else' / 'results.json').read_text()
@@ -324,6 +325,14 @@ def test_learner_solutions_get_the_in_process_verdicts_without_the_sandbox_too(s
         found = {key: ('passed' if met else 'failed', suggestions if met else reason)
                  for key, _, met, reason, suggestions in graded['lines'] if key in GRADED}
         assert found == expected, sandboxed
+
+
+def test_the_cpu_time_of_all_its_processes_together_is_limited():
+    burn = f'{sys.executable} -c "while True: pass"'
+    limits = sandbox.Limits(cpu_seconds=2, wall_seconds=60)
+    outcome = sandbox.run(['sh', '-c', f'{burn} & {burn} & wait'], limits, 'cpu-test', {}, {'PATH': '/usr/bin:/bin'})
+    assert outcome.cpu_exceeded and outcome.seconds < 30, outcome
+    assert outcome.problems(limits) == ['stopped after 2 CPU seconds, the CPU-time limit for a submission']
 
 
 def test_without_the_sandbox_the_grader_refuses_unless_told(tmp_path):
