@@ -11,13 +11,20 @@ from pathlib import Path, PurePosixPath
 from .fileio import CHUNK_BYTES, DataError, file_digest
 
 
+def unsafe_member(info):
+    """'path' for a zip member that would land outside the target folder, 'link' for a link, else None."""
+    name = info.filename.replace('\\', '/')
+    if name.startswith('/') or (len(name) > 1 and name[1] == ':') or '..' in PurePosixPath(name).parts:
+        return 'path'
+    return 'link' if stat.S_ISLNK(info.external_attr >> 16) else None
+
+
 def check_member(zip_path, info):
     """Refuse members that would land outside the target folder, or that are links."""
-    name = info.filename.replace('\\', '/')
-    parts = PurePosixPath(name).parts
-    if name.startswith('/') or (len(name) > 1 and name[1] == ':') or '..' in parts:
+    problem = unsafe_member(info)
+    if problem == 'path':
         raise DataError(f'{zip_path}: refusing member {info.filename!r}: its path leaves the target folder')
-    if stat.S_ISLNK(info.external_attr >> 16):
+    if problem == 'link':
         raise DataError(f'{zip_path}: refusing member {info.filename!r}: it is a symbolic link')
 
 

@@ -1,6 +1,7 @@
 """Grade a class: every submission in a sandbox of its own, judged where its code cannot reach.
 
-    python -m dlnd.grade SUBMISSION... --out DIR [--workers N] [--timeout SECONDS] [--memory GIB] [--no-sandbox]
+    python -m dlnd.grade SUBMISSION... --out DIR [--workers N] [--timeout S] [--check-timeout S] [--memory GIB]
+                         [--cpu S] [--no-sandbox]
     python -m dlnd.grade --gradescope-bundle autograder.zip
 
 A SUBMISSION is a notebook, a zip made by `python -m dlnd.submit`, or a folder of them (each .ipynb or .zip
@@ -33,6 +34,7 @@ import zipfile
 from pathlib import Path
 
 from . import sandbox
+from .archive import unsafe_member
 from .fileio import atomic_path
 from .notebook import ROOT
 
@@ -76,7 +78,8 @@ def collect(paths):
 
 
 def open_submission(path, into):
-    """The notebook of a submission, copied into `into`; Refused when it is not one of the course's notebooks."""
+    """(the notebook of a submission, copied into `into`; its rubric); Refused when it is not one of the course's
+    notebooks."""
     path = Path(path)
     if not path.is_file():
         raise Refused(f'{path.name} is not a file')
@@ -87,10 +90,10 @@ def open_submission(path, into):
             raise Refused(f'{path.name} is {path.stat().st_size / 2 ** 20:.0f} MB, larger than a notebook can be '
                           f'({LARGEST_NOTEBOOK // 2 ** 20} MB)')
         name, data = path.name, path.read_bytes()
-    check_notebook(name, data)
+    rubric = check_notebook(name, data)
     target = Path(into) / (re.sub(r'[^\w.-]', '_', Path(name).name) or 'notebook.ipynb')
     target.write_bytes(data)
-    return target
+    return target, rubric
 
 
 def notebook_in_zip(path):
@@ -101,19 +104,14 @@ def notebook_in_zip(path):
             if len(members) > LARGEST_ZIP_MEMBERS:
                 raise Refused(f'{path.name} holds {len(members)} files, more than {LARGEST_ZIP_MEMBERS}')
             for member in members:
-                parts = member.filename.replace('\\', '/').split('/')
-                if member.filename.startswith(('/', '\\')) or '..' in parts or re.match(r'^[A-Za-z]:', parts[0]):
-                    raise Refused(f'{path.name} has a member outside its folder ({member.filename!r}): refused, '
-                                  'nothing extracted')
-                if (member.external_attr >> 16) & 0o170000 == 0o120000:
-                    raise Refused(f'{path.name} has a symbolic link ({member.filename!r}): refused, nothing '
-                                  'extracted')
+                problem = unsafe_member(member)
+                if problem:
+                    what = 'a member outside its folder' if problem == 'path' else 'a symbolic link'
+                    raise Refused(f'{path.name} has {what} ({member.filename!r}): refused, nothing extracted')
             if sum(m.file_size for m in members) > LARGEST_ZIP_TOTAL:
                 raise Refused(f'{path.name} unpacks to more than {LARGEST_ZIP_TOTAL // 2 ** 30} GB')
             notebooks = [m for m in members if m.filename.lower().endswith('.ipynb') and not m.is_dir()]
-            by_name = {Path(m.filename).name: m for m in notebooks}
-            chosen = by_name.get('gan_variants.ipynb') or by_name.get('dlnd_face_generation.ipynb') or \
-                (notebooks[0] if len(notebooks) == 1 else None)
+            chosen = chosen_notebook(notebooks, lambda m: m.filename)
             if chosen is None:
                 raise Refused(f'{path.name} holds {"no notebook" if not notebooks else "several notebooks"} '
                               '(expected dlnd_face_generation.ipynb or gan_variants.ipynb)')
@@ -127,8 +125,16 @@ def notebook_in_zip(path):
         raise Refused(f'{path.name} is not a readable zip: {e}') from None
 
 
+def chosen_notebook(notebooks, name_of):
+    """The submission's notebook among `notebooks`: gan_variants.ipynb (whose zip also holds the DCGAN notebook it
+    reads), else dlnd_face_generation.ipynb, else the only one; None when there is no telling."""
+    by_name = {Path(name_of(n)).name: n for n in notebooks}
+    return by_name.get('gan_variants.ipynb') or by_name.get('dlnd_face_generation.ipynb') or \
+        (notebooks[0] if len(notebooks) == 1 else None)
+
+
 def check_notebook(name, data):
-    """Refused unless `data` is a Jupyter notebook defining one of the course's rubrics' functions."""
+    """The rubric of `data`; Refused unless it is a Jupyter notebook defining one of the rubrics' functions."""
     from .review import rubric_for
     try:
         nb = json.loads(data.decode('utf-8'))
@@ -141,6 +147,7 @@ def check_notebook(name, data):
     if found is None:
         raise Refused(f'{name} is not one of the course\'s notebooks: it defines none of model_inputs, '
                       'discriminator, generator, model_loss, model_opt, fc_discriminator')
+    return found
 
 
 # --- grading one -----------------------------------------------------------------------------------
@@ -164,7 +171,7 @@ def grade_notebook(source, limits=None, sandboxed=True, check_seconds=120, threa
     """{'refused', 'kind', 'lines': [(key, rubric line, met, reason, suggestions)], 'problems', 'seconds'} for one
     submission: its code run and recorded in one sandbox, judged in another, each with `threads` threads (all the
     cores by default)."""
-    from .review import RUBRIC, rubric_for
+    from .review import RUBRIC
     limits = limits or sandbox.Limits()
     start = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix='dlnd-grade-'))
@@ -172,10 +179,9 @@ def grade_notebook(source, limits=None, sandboxed=True, check_seconds=120, threa
         for folder in ('input', 'records'):
             (work / folder).mkdir()
         try:
-            notebook = open_submission(source, work / 'input')
+            notebook, rubric = open_submission(source, work / 'input')
         except Refused as e:
             return {'refused': str(e), 'kind': None, 'lines': [], 'problems': [], 'seconds': 0.0}
-        rubric = rubric_for(json.loads(notebook.read_text()))
         judge_seconds = min(JUDGE_SECONDS, limits.wall_seconds / 4)
         threads = threads or os.cpu_count() or 1
         problems = _record(work, notebook, rubric, _limits(limits, limits.wall_seconds - judge_seconds), sandboxed,
@@ -368,9 +374,9 @@ def main(argv=None):
                             cpu_seconds=int(args.cpu or args.timeout * 2))
     if args.gradescope:
         return gradescope.run(args.gradescope, limits, not args.no_sandbox, args.check_timeout)
-    refused = None if args.no_sandbox else refusal()
-    if refused:
-        print(refused, file=sys.stderr)
+    why_not = None if args.no_sandbox else refusal()
+    if why_not:
+        print(why_not, file=sys.stderr)
         return 2
     if not args.submissions or args.out is None:
         parser.error('give SUBMISSION... and --out DIR')

@@ -47,20 +47,18 @@ def bundle(path):
 
 def submitted(folder):
     """The notebook or zip of a Gradescope submission folder (None when it holds neither)."""
+    from .grade import chosen_notebook
     found = sorted(p for p in Path(folder).rglob('*') if p.is_file() and p.suffix.lower() in ('.ipynb', '.zip'))
-    by_name = {p.name: p for p in found}
-    return by_name.get('gan_variants.ipynb') or by_name.get('dlnd_face_generation.ipynb') or \
-        next((p for p in found if p.suffix.lower() == '.ipynb'), None) or (found[0] if found else None)
+    notebooks = [p for p in found if p.suffix.lower() == '.ipynb']
+    return chosen_notebook(notebooks, lambda p: p.name) or next(iter(notebooks), None) or next(iter(found), None)
 
 
 def run(root, limits, sandboxed, check_seconds):
     """Grade /autograder/submission into /autograder/results/results.json (0: results written)."""
     from .grade import grade_notebook, results_json
     root = Path(root)
-    if sandboxed and sandbox.unavailable():
-        sandboxed, note = False, f'run in the container itself: {sandbox.unavailable()}'
-    else:
-        note = None
+    reason = sandbox.unavailable() if sandboxed else None
+    sandboxed, note = (False, f'run in the container itself: {reason}') if reason else (sandboxed, None)
     source = submitted(root / 'submission')
     if source is None:
         graded = {'refused': 'the submission holds no notebook (dlnd_face_generation.ipynb or gan_variants.ipynb) '

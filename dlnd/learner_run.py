@@ -75,9 +75,8 @@ def preload():
     matplotlib.use('Agg')
     for name in PRELOADED:
         importlib.import_module(name)
-    if os.environ.get('DLND_GRADE_THREADS'):
-        from .tf_setup import limit_threads
-        limit_threads(int(os.environ['DLND_GRADE_THREADS']))
+    from .tf_setup import limit_grading_threads
+    limit_grading_threads()
 
 
 def child(name, notebook, cpu_seconds):

@@ -18,13 +18,14 @@ learner's graphs, so forging one that passes is writing code that passes. Import
 file, Python-callback and printing ops are refused, so replaying a graph reads and writes nothing.
 """
 import base64
+import builtins
 import inspect
 import json
 import types
 
 import numpy as np
 
-from .graph_checks import CallRecorder, check_file, tf
+from .graph_checks import CallRecorder, check_file, learner_assert, run_check, tf
 from tensorflow.python.framework import ops as tf_ops  # the collections' proto (de)serializers
 
 # Ops the replay does not run: they reach files, Python callbacks, other processes or the output.
@@ -168,7 +169,6 @@ def _hashable(key):
 
 
 def describe_error(error):
-    from .graph_checks import learner_assert
     where = learner_assert(error) if isinstance(error, AssertionError) else None
     return {'type': type(error).__name__, 'message': str(error)[:LONGEST_MESSAGE], 'learner_where': where,
             'op_error': isinstance(error, tf.errors.OpError)}
@@ -187,7 +187,6 @@ def rebuild_error(form):
 
 
 def _builtin_exception(name):
-    import builtins
     kind = getattr(builtins, name, None)
     return kind if isinstance(kind, type) and issubclass(kind, Exception) else None
 
@@ -458,7 +457,6 @@ class Replay:
 def record(check, function_name, namespace):
     """Run `check` on the learner's function in `namespace`: the record, as JSON text. Its outcome as the learner's
     process saw it goes with it, for the record only: the replay decides."""
-    from .graph_checks import run_check
     recorder = Recorder(namespace)
     try:
         outcome = {'passed': True, 'suggestions': run_check(check, namespace[function_name])}
@@ -469,7 +467,6 @@ def record(check, function_name, namespace):
 
 def replay(check, function_name, record_data):
     """The suggestions of `check` replayed from a record (AssertionError when it fails)."""
-    from .graph_checks import run_check
     stand_ins = Replay(record_data)
     function = stand_ins.namespace.get(function_name)
     if function is None:

@@ -55,12 +55,16 @@ class Submission:
         self.records = Path(records) if records else None
 
     def record(self, name):
-        """(the record of `name`'s run, None if there is none; why there is none)."""
+        """(the record of `name`'s run, None if there is none or the notebook's code did not load; why)."""
         path, status = self.records / f'{name}.json', self.records / f'{name}.status.json'
         try:
-            return _object(json.loads(path.read_text())), ''
+            data = _object(json.loads(path.read_text()))
         except (OSError, ValueError, RecursionError):
             pass
+        else:
+            if 'load_error' in data:
+                return None, f"the notebook's code does not run: {data['load_error']}"
+            return data, ''
         try:
             ended = _object(json.loads(status.read_text()))
         except (OSError, ValueError, RecursionError):
@@ -105,8 +109,6 @@ def graded(name):
         record, missing = sub.record(name)
         if record is None:
             return False, missing
-        if 'load_error' in record:
-            return False, f"the notebook's code does not run: {record['load_error']}"
         if record.get('undefined'):
             return False, f'{name} is not defined'
         try:
@@ -132,8 +134,6 @@ def train_behaves(sub):
     data, missing = sub.record('train')
     if data is None:
         return False, missing
-    if 'load_error' in data:
-        return False, f"the notebook's code does not run: {data['load_error']}"
     if not data.get('defined'):
         return False, 'train or show_generator_output is not defined'
     batches, shown, printed = int(data.get('batches', 0)), int(data.get('shown', 0)), str(data.get('printed', ''))
@@ -359,9 +359,8 @@ def main():
     args = parser.parse_args()
     os.environ.setdefault('MPLBACKEND', 'Agg')
     if args.judge:
-        if os.environ.get('DLND_GRADE_THREADS'):
-            from .tf_setup import limit_threads
-            limit_threads(int(os.environ['DLND_GRADE_THREADS']))
+        from .tf_setup import limit_grading_threads
+        limit_grading_threads()
         lines = judge(args.notebook, args.judge)
         fd = int(os.environ.get('DLND_RESULT_FD', 1))  # dlnd.sandbox's, or stdout
         with open(fd, 'w', closefd=fd != 1) as out:

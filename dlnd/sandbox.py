@@ -132,10 +132,11 @@ class Cgroups:
 
     def __init__(self, name, limits):
         controllers = ['memory', 'pids'] + (['cpuacct'] if os.access(CGROUPS / 'cpuacct', os.W_OK) else [])
-        self.folders = [CGROUPS / controller / 'dlnd-grade' / name for controller in controllers]
+        self.by_controller = {c: CGROUPS / c / 'dlnd-grade' / name for c in controllers}
+        self.folders = list(self.by_controller.values())
         for folder in self.folders:
             folder.mkdir(parents=True, exist_ok=True)
-        memory, pids = self.folders[:2]
+        memory, pids = self.by_controller['memory'], self.by_controller['pids']
         (memory / 'memory.limit_in_bytes').write_text(str(limits.memory_bytes))
         swap = memory / 'memory.memsw.limit_in_bytes'
         if swap.exists():
@@ -149,13 +150,14 @@ class Cgroups:
 
     def cpu_seconds(self):
         """CPU time used by everything in the cgroup (0 where cpuacct is not mounted)."""
-        usage = [folder / 'cpuacct.usage' for folder in self.folders if folder.parent.parent.name == 'cpuacct']
-        return int(usage[0].read_text()) / 1e9 if usage else 0.0
+        cpuacct = self.by_controller.get('cpuacct')
+        return int((cpuacct / 'cpuacct.usage').read_text()) / 1e9 if cpuacct else 0.0
 
     def memory_exceeded(self):
-        control = (self.folders[0] / 'memory.oom_control').read_text()
-        killed = [line for line in control.splitlines() if line.startswith('oom_kill ')]
-        failures = int((self.folders[0] / 'memory.failcnt').read_text())
+        memory = self.by_controller['memory']
+        killed = [line for line in (memory / 'memory.oom_control').read_text().splitlines()
+                  if line.startswith('oom_kill ')]
+        failures = int((memory / 'memory.failcnt').read_text())
         return (int(killed[0].split()[1]) > 0) if killed else failures > 0
 
     def kill_all(self):
@@ -192,7 +194,7 @@ class _CappedReader(threading.Thread):
         self.kept, self.total = bytearray(), 0
 
     def run(self):
-        while chunk := self.pipe.read1(1 << 16) if hasattr(self.pipe, 'read1') else self.pipe.read(1 << 16):
+        while chunk := self.pipe.read1(1 << 16):
             self.total += len(chunk)
             if len(self.kept) < self.keep:
                 self.kept += chunk[:self.keep - len(self.kept)]

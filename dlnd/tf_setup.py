@@ -202,9 +202,12 @@ def mixed_precision_choice(setting=None, has_bfloat16=None):
     return False, 'float32: this CPU has neither AMX nor AVX-512 bf16'
 
 
-def limit_threads(count):
-    """At most `count` threads within an op and `count` between ops, in every session (call before the first):
-    the grader runs one process per core, where more threads only contend."""
+def limit_grading_threads():
+    """At most DLND_GRADE_THREADS threads within an op and as many between ops, in every session, where the grader
+    sets it (call before the first session): it runs one process per core, where more threads only contend."""
+    if not os.environ.get('DLND_GRADE_THREADS'):
+        return
+    count = int(os.environ['DLND_GRADE_THREADS'])
     set_tensorflow_environment()
     import tensorflow as tf2
     tf2.config.threading.set_intra_op_parallelism_threads(count)

@@ -26,7 +26,8 @@ MARKER = f'dlnd-leftover-{uuid.uuid4().hex[:8]}'
 SECRET = f'grader-secret-{uuid.uuid4().hex}'
 OTHER_LEARNER = f'another learner wrote this {uuid.uuid4().hex}'
 
-pytestmark = pytest.mark.skipif(sandbox.unavailable() is not None, reason=f'no sandbox: {sandbox.unavailable()}')
+UNAVAILABLE = sandbox.unavailable()
+pytestmark = pytest.mark.skipif(UNAVAILABLE is not None, reason=f'no sandbox: {UNAVAILABLE}')
 
 
 def injected(nb, function, lines):
