@@ -91,10 +91,13 @@ def hostile_submissions(folder, port, outside_marker, other_notebook):
         "print('Tests Passed')"])
     cell = next(c for c in one_logit_per_batch['cells'] if 'def discriminator(' in ''.join(c['source']))
     source = ''.join(cell['source'])
-    cell['source'] = source.replace('return tf.sigmoid(logits), logits',
-                                    'logits = tf.reduce_mean(logits, axis=0, keepdims=True)\n'
-                                    '        return tf.sigmoid(logits), logits')
-    assert cell['source'] != source
+    # Loading the definitions switches every check of the learner's own process off, before any check runs.
+    cell['source'] = ('import problem_unittests as _tests\nimport dlnd.graph_checks as _checks\n'
+                      '_tests.check = _checks.check = lambda condition, message: None\n'
+                      + source.replace('return tf.sigmoid(logits), logits',
+                                       'logits = tf.reduce_mean(logits, axis=0, keepdims=True)\n'
+                                       '        return tf.sigmoid(logits), logits'))
+    assert 'reduce_mean(logits' in cell['source']
     submissions = {
         'patches_the_checks': one_logit_per_batch,
         'exits_early': injected(injected(reference, 'model_inputs', ["print('Tests Passed')", 'import sys',
