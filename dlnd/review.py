@@ -26,6 +26,15 @@ from .submit import completeness_problems, images_in, stdout_of, unit_test_probl
 HYPERPARAMETER_RANGES = {'batch_size': (16, 256), 'z_dim': (32, 256), 'learning_rate': (1e-5, 1e-3),
                          'beta1': (0.1, 0.9)}
 LOSS_PATTERNS = (r'(?i)d(iscriminator)?[ _]loss', r'(?i)g(enerator)?[ _]loss')
+SHOW_EVERY = 100  # batches: the rubric's "shows generator output every 100 batches"
+TRAIN_BATCHES, ENOUGH_BATCHES = 201, 102  # train's run on random data (dlnd.learner_run.run_train)
+
+
+def longest_gap(shown_at, batches):
+    """The most batches of `batches` that went by without a grid, given after how many batches each was shown:
+    from the start to the first, between two, from the last to the end."""
+    marks = [0, *sorted(p for p in shown_at if 0 <= p <= batches), batches]
+    return max(b - a for a, b in zip(marks, marks[1:]))
 
 
 def describe(error):
@@ -136,13 +145,20 @@ def train_behaves(sub):
         return False, missing
     if not data.get('defined'):
         return False, 'train or show_generator_output is not defined'
-    batches, shown, printed = int(data.get('batches', 0)), int(data.get('shown', 0)), str(data.get('printed', ''))
     if data.get('error'):
         return False, f"train failed on random data: {data['error']}"
+    try:
+        batches, shown_at, printed = int(data['batches']), [int(p) for p in data['shown_at']], str(data['printed'])
+    except (KeyError, TypeError, ValueError):
+        return False, "train's record is not one the grader wrote"
+    if batches < ENOUGH_BATCHES:
+        return False, f'train stopped after {batches} of the {TRAIN_BATCHES} batches get_batches gave it'
     if not all(re.search(p, printed) for p in LOSS_PATTERNS):
         return False, 'train did not print both the discriminator and the generator loss'
-    if shown < batches // 100:
-        return False, f'train showed the generator output {shown} times in {batches} batches (expected every 100)'
+    gap = longest_gap(shown_at, batches)
+    if gap > SHOW_EVERY:
+        return False, (f'train showed the generator output after batches {shown_at[:6] or "none"} of {batches}, '
+                       f'going {gap} batches without a grid (expected one every {SHOW_EVERY})')
     training = sub.training_cells()
     if not training:
         return False, 'no cell runs train'
@@ -152,8 +168,8 @@ def train_behaves(sub):
     suggestions = [f'train passes model_opt the learning rate as the number {rate}; pass the placeholder from '
                    'model_inputs and feed the number, so the graph need not be rebuilt to change it'
                    for rate in data.get('rates', []) if rate != 'tensor']
-    return (True, f'printed both losses and showed {shown} grids in {batches} batches; the training cells show '
-            'both', suggestions)
+    return (True, f'printed both losses and showed {len(shown_at)} grids in {batches} batches; the training cells '
+            'show both', suggestions)
 
 
 def sensible_hyperparameters(sub):
@@ -359,13 +375,14 @@ def main():
     args = parser.parse_args()
     os.environ.setdefault('MPLBACKEND', 'Agg')
     if args.judge:
-        from .tf_setup import limit_grading_threads
-        limit_grading_threads()
+        from .tf_setup import set_grading_defaults
+        set_grading_defaults()
         lines = judge(args.notebook, args.judge)
         fd = int(os.environ.get('DLND_RESULT_FD', 1))  # dlnd.sandbox's, or stdout
         with open(fd, 'w', closefd=fd != 1) as out:
             out.write(JUDGED + json.dumps(lines) + '\n')
-        return 0
+        from .sandbox import exit_now
+        exit_now(0)
     from .grade import refusal
     refused = None if args.no_sandbox else refusal()
     if refused:

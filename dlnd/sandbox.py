@@ -269,6 +269,14 @@ def run(command, limits, name, readable, environment, sandboxed=True):
                    bytes(readers[2].kept), timed_out, memory, flooded.is_set(), oversized.is_set(), cpu_exceeded)
 
 
+def exit_now(code):
+    """How the programs run in the sandbox end: without Python's and TensorFlow's teardown (half a CPU second a
+    process, twice a submission). What they hand back is written before."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def _outside_paths(mounts):
     """For a run without the sandbox: a function turning an inside path into the folder it stands for."""
     def outside(text):

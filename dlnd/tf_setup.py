@@ -202,9 +202,10 @@ def mixed_precision_choice(setting=None, has_bfloat16=None):
     return False, 'float32: this CPU has neither AMX nor AVX-512 bf16'
 
 
-def limit_grading_threads():
-    """At most DLND_GRADE_THREADS threads within an op and as many between ops, in every session, where the grader
-    sets it (call before the first session): it runs one process per core, where more threads only contend."""
+def set_grading_defaults():
+    """Where the grader sets DLND_GRADE_THREADS (call before the first session), every session's defaults: at most
+    that many threads within an op and as many between ops (it runs one process per core, where more threads only
+    contend), and no grappler: its rewrites take longer than the few steps a check runs."""
     if not os.environ.get('DLND_GRADE_THREADS'):
         return
     count = int(os.environ['DLND_GRADE_THREADS'])
@@ -212,6 +213,7 @@ def limit_grading_threads():
     import tensorflow as tf2
     tf2.config.threading.set_intra_op_parallelism_threads(count)
     tf2.config.threading.set_inter_op_parallelism_threads(count)
+    tf2.config.optimizer.set_experimental_options({'disable_meta_optimizer': True})
 
 
 def session_config(log=print):

@@ -100,6 +100,58 @@ def test_learners_solutions_meet_every_line(reference, tmp_path, style):
     assert len(rate_advice) == (style == 'losses_style')
 
 
+def train_verdict(reference, tmp_path, old=None, new=None):
+    """(train's verdict, its record): the reference notebook's train, edited, run as the grader's sandbox runs it
+    (here in this process: the edits are ours) and judged from that record."""
+    import numpy as np
+    import problem_unittests
+    from dlnd import learner_run
+    from dlnd.notebook import load_functions
+    path = edited(reference, tmp_path, old, new) if old else write(reference, tmp_path / 'reference.ipynb')
+    record = learner_run.run_train(load_functions(problem_unittests.tf, notebook=path), np, problem_unittests.tf)
+    records = tmp_path / 'records'
+    records.mkdir()
+    (records / 'train.json').write_text(json.dumps(record))
+    return review.train_behaves(review.Submission(path, records)), record
+
+
+@pytest.mark.parametrize('old, new', [
+    (None, None),
+    ('if step % show_every == 0:', 'if (step - 1) % show_every == 0:'),  # grids from the first batch on
+    ('for epoch_i, batch_images in itertools.islice(batches, max_batches):',  # next() instead of a for loop
+     'for _ in range(data_shape[0] // batch_size):\n            epoch_i, batch_images = next(batches)'),
+], ids=['reference', 'grids-from-batch-1', 'next-in-a-range'])
+def test_train_that_shows_a_grid_every_100_batches_passes_and_stops_early(reference, tmp_path, old, new):
+    (met, reason, *_), record = train_verdict(reference, tmp_path, old, new)
+    assert met, reason
+    assert record['batches'] == review.ENOUGH_BATCHES < review.TRAIN_BATCHES and record['error'] is None
+    assert record['shown_at'] == ([100] if old is None or 'next' in new else [1, 101])
+
+
+@pytest.mark.parametrize('old, new, words', [
+    ('if step % show_every == 0:', 'if step % 150 == 1:', 'going 150 batches without a grid'),
+    ('if step % show_every == 0:', 'if False:', 'after batches [201] of 201, going 201 batches'),  # only the last
+    ('if step % print_every == 0:', 'if step % 1000 == 0:', 'did not print both the discriminator and the generator'),
+    ('itertools.islice(batches, max_batches)', 'itertools.islice(batches, 50)', 'stopped after 50 of the 201'),
+    ('if step % show_every == 0:',
+     'if step == 101:\n                raise ValueError("no")\n            if step % 100 == 0:',
+     'train failed on random data: ValueError: no'),
+], ids=['every-150', 'only-at-the-end', 'no-losses', 'stops-at-50', 'raises'])
+def test_train_that_does_not_show_every_100_batches_or_print_losses_fails_saying_so(reference, tmp_path, old, new,
+                                                                                      words):
+    (met, reason, *_), _ = train_verdict(reference, tmp_path, old, new)
+    assert not met and words in reason, reason
+
+
+def test_a_train_record_the_grader_did_not_write_fails_in_one_line(reference, tmp_path):
+    records = tmp_path / 'records'
+    records.mkdir()
+    (records / 'train.json').write_text(json.dumps({'defined': True, 'batches': 201, 'shown_at': 'all of them',
+                                                    'printed': 'd_loss g_loss', 'error': None}))
+    met, reason = review.train_behaves(review.Submission(write(reference, tmp_path / 'nb.ipynb'), records))
+    assert not met and reason == "train's record is not one the grader wrote"
+
+
 VARIANT_LINES = ['fc_discriminator', 'fc_generator', 'gan_loss', 'lsgan_loss', 'conditional_generator',
                  'conditional_discriminator', 'conditional_model_loss', 'unit tests', 'gradients', 'comparison',
                  'conditional digits', 'augment', 'augmented_model_loss', 'flowers']
