@@ -12,7 +12,8 @@ face-generation one or gan_variants.ipynb's, told apart by what the notebook def
    environment), under the graded checks, recording what the checks ask and what its code builds
    (dlnd.learner_run, dlnd.replay);
 2. a second sandbox, where no learner code runs, judges: the checks run again on the record, and the stored
-   outputs are read (dlnd.review.judge). Stored outputs never stand in for the graded functions.
+   outputs are read (dlnd.review.judge, served by dlnd.judging: one judging sandbox a worker, a forked
+   child a submission). Stored outputs never stand in for the graded functions.
 
 Out: DIR/<name>/results.json (Gradescope's format), DIR/<name>/feedback.html for the learner, and
 DIR/grades.csv, one row per submission. Exit 0 when every submission got its results, whatever the scores.
@@ -25,11 +26,14 @@ import io
 import json
 import os
 import re
+import select
 import shutil
 import sys
 import tempfile
 import textwrap
+import threading
 import time
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -167,10 +171,10 @@ def environment(threads):
             'DLND_GRADE_THREADS': str(threads)}
 
 
-def grade_notebook(source, limits=None, sandboxed=True, check_seconds=120, threads=None):
+def grade_notebook(source, limits=None, sandboxed=True, check_seconds=120, threads=None, judges=None):
     """{'refused', 'kind', 'lines': [(key, rubric line, met, reason, suggestions)], 'problems', 'seconds'} for one
-    submission: its code run and recorded in one sandbox, judged in another, each with `threads` threads (all the
-    cores by default)."""
+    submission: its code run and recorded in one sandbox, judged in another (by `judges`, or a judge of its own),
+    each with `threads` threads (all the cores by default)."""
     from .review import RUBRIC
     limits = limits or sandbox.Limits()
     start = time.monotonic()
@@ -187,7 +191,11 @@ def grade_notebook(source, limits=None, sandboxed=True, check_seconds=120, threa
         problems = _record(work, notebook, rubric, _limits(limits, limits.wall_seconds - judge_seconds), sandboxed,
                            check_seconds, threads)
         wall = max(judge_seconds, limits.wall_seconds - (time.monotonic() - start))
-        lines, problem = _judge(work, notebook, _limits(limits, wall), sandboxed, threads)
+        if judges is None:
+            with Judges(limits, sandboxed, threads) as judges:
+                lines, problem = judges.judge(notebook, work / 'records', wall)
+        else:
+            lines, problem = judges.judge(notebook, work / 'records', wall)
         if lines is None:
             problems.append(f'the grader could not judge the records: {problem}')
             lines = [(key, line, False, 'not judged: ' + problems[-1], []) for key, line, _ in rubric]
@@ -233,18 +241,69 @@ def keep_records(handed_back, folder):
             (folder / name).write_text(text)
 
 
-def _judge(work, notebook, limits, sandboxed, threads):
-    """(the judged rubric lines, or None and why), from the records, in a sandbox where no learner code runs."""
-    from .review import JUDGED
-    judging = sandbox.run(
-        [sys.executable, '-m', 'dlnd.review', f'/input/{notebook.name}', '--judge', '/records'], limits,
-        f'{work.name}-judge', {**project_mounts(), '/input': work / 'input', '/records': work / 'records'},
-        environment(threads), sandboxed)
-    for line in judging.handed_back.decode('utf-8', 'replace').splitlines():
-        if line.startswith(JUDGED):
-            return [tuple(item) for item in json.loads(line[len(JUDGED):])], None
-    why = judging.problems(limits) or judging.stderr.strip().splitlines()[-1:] or ['it handed back no result']
-    return None, why[0]
+class Judges:
+    """Judging servers (dlnd.judging), one for each thread that grades, each in a sandbox of its own where no
+    learner code runs: started when a thread first needs one and again after one dies, ended together."""
+
+    def __init__(self, limits, sandboxed, threads):
+        self.limits, self.sandboxed, self.threads = limits, sandboxed, threads
+        self.local, self.servers, self.lock = threading.local(), [], threading.Lock()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        with self.lock:
+            for server in self.servers:
+                server.wait()
+
+    def judge(self, notebook, records, seconds):
+        """(the judged rubric lines, None), or (None, why), for the notebook and the records in `records`."""
+        server = getattr(self.local, 'server', None)
+        if server is None or server.process.poll() is not None:
+            server = self.local.server = self._start()
+        request = {'notebook': notebook.name, 'text': notebook.read_text(), 'seconds': seconds,
+                   'records': {path.name: path.read_text() for path in sorted(records.iterdir())}}
+        try:
+            server.stdin.write(json.dumps(request).encode() + b'\n')
+            server.stdin.flush()
+            reply = json.loads(_line_from(server, seconds + 30, self.limits.result_bytes))
+            lines = reply.get('lines')
+            if lines is not None:
+                return [tuple(item) for item in lines], None
+            return None, str(reply.get('failed'))
+        except (OSError, ValueError, AttributeError) as e:  # it died, hung or answered nonsense: start another
+            outcome, self.local.server = server.wait(), None
+            why = outcome.problems(self.limits) or outcome.stderr.strip().splitlines()[-1:]
+            return None, why[0] if why else f'the judging server stopped ({type(e).__name__}: {e})'
+
+    def _start(self):
+        from dataclasses import replace
+        server = sandbox.Started(
+            [sys.executable, '-m', 'dlnd.judging', '--scratch', sandbox.SCRATCH,
+             *(['--own-namespace'] if self.sandboxed else [])],
+            replace(self.limits, cpu_seconds=10 ** 6), f'judge-{uuid.uuid4().hex[:12]}', project_mounts(),
+            environment(self.threads), self.sandboxed, serving=True)
+        server.pending = b''
+        with self.lock:
+            self.servers.append(server)
+        return server
+
+
+def _line_from(server, seconds, most):
+    """The next line the server hands back, within `seconds` and `most` bytes; OSError when there is none."""
+    deadline = time.monotonic() + seconds
+    while b'\n' not in server.pending:
+        left = deadline - time.monotonic()
+        if left <= 0 or len(server.pending) > most:
+            raise OSError('the judging server gave no answer in time' if left <= 0 else 'an answer over the cap')
+        if select.select([server.results], [], [], left)[0]:
+            chunk = os.read(server.results, 1 << 20)
+            if not chunk:
+                raise OSError('the judging server ended')
+            server.pending += chunk
+    line, server.pending = server.pending.split(b'\n', 1)
+    return line
 
 
 # --- results ---------------------------------------------------------------------------------------
@@ -322,10 +381,10 @@ def grade_all(submissions, out, workers, limits, sandboxed=True, check_seconds=1
     """Grade [(name, path)] on `workers` at a time, writing each one's results as it finishes."""
     from tqdm import tqdm
     rows = []
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool, \
+    threads = max(1, (os.cpu_count() or 1) // workers)  # one process a core: more threads only contend
+    with Judges(limits, sandboxed, threads) as judges, concurrent.futures.ThreadPoolExecutor(workers) as pool, \
             tqdm(total=len(submissions), unit='submission', disable=not progress, file=sys.stderr) as bar:
-        threads = max(1, (os.cpu_count() or 1) // workers)  # one process a core: more threads only contend
-        futures = {pool.submit(grade_notebook, path, limits, sandboxed, check_seconds, threads): name
+        futures = {pool.submit(grade_notebook, path, limits, sandboxed, check_seconds, threads, judges): name
                    for name, path in submissions}
         for future in concurrent.futures.as_completed(futures):
             name = futures[future]

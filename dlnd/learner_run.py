@@ -18,11 +18,10 @@ import json
 import os
 import re
 import resource
-import shutil
-import signal
 import sys
-import time
 from pathlib import Path
+
+from .sandbox import clear_scratch, exit_now, in_child
 
 os.environ['DLND_FORK_AFTER_IMPORT'] = '1'  # no TensorFlow session before the forks
 
@@ -123,53 +122,6 @@ def child(name, notebook, cpu_seconds):
     hand_back(f'{name}.json', replay.record(check, name, namespace))
 
 
-def kill_leftovers(pid, own_namespace):
-    """Whatever the check's child left running: its process group, and in the sandbox's own PID namespace every
-    process but its first two (the namespace's init and this one)."""
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    if own_namespace:
-        for entry in Path('/proc').glob('[0-9]*'):
-            if int(entry.name) not in (1, os.getpid()):
-                try:
-                    os.kill(int(entry.name), signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-
-
-def clear_scratch(scratch):
-    """Empty `scratch` of what the last check's child wrote: each check starts with an empty scratch folder (in the
-    sandbox it is memory, and counts against the limit)."""
-    for path in Path(scratch).iterdir():
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-
-
-def supervise(pid, seconds):
-    """Wait for the child; kill it past `seconds`. How it ended, as a dict."""
-    start, timed_out = time.monotonic(), False
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        if time.monotonic() - start > seconds:
-            os.kill(pid, signal.SIGKILL)
-            _, status = os.waitpid(pid, 0)
-            timed_out = True
-            break
-        time.sleep(0.02)
-    ended = {'seconds': round(time.monotonic() - start, 2), 'timed_out': timed_out, 'limit': seconds}
-    if os.WIFSIGNALED(status):
-        ended['signal'] = signal.Signals(os.WTERMSIG(status)).name
-    else:
-        ended['exit'] = os.WEXITSTATUS(status)
-    return ended
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('notebook', type=Path)
@@ -181,25 +133,12 @@ def main():
     args = parser.parse_args()
     preload()
     for name in args.names:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                os.setpgid(0, 0)
-                child(name, args.notebook, int(args.check_seconds * 2))
-            except BaseException:
-                code = 70
-            finally:
-                os._exit(code)
-        ended = supervise(pid, args.check_seconds)
-        kill_leftovers(pid, args.own_namespace)
+        ended = in_child(lambda: child(name, args.notebook, int(args.check_seconds * 2)), args.check_seconds,
+                         args.own_namespace)
         if args.scratch:
             clear_scratch(args.scratch)
         hand_back(f'{name}.status.json', ended)
 
 
 if __name__ == '__main__':
-    from .sandbox import exit_now
     exit_now(main() or 0)

@@ -371,18 +371,8 @@ def main():
     parser.add_argument('notebook', nargs='?', default=str(NOTEBOOK))
     parser.add_argument('--no-sandbox', action='store_true', help="run the notebook's code without the sandbox "
                         '(only for your own notebook, where the sandbox cannot run)')
-    parser.add_argument('--judge', metavar='RECORDS', help=argparse.SUPPRESS)  # dlnd.grade's judging step
     args = parser.parse_args()
     os.environ.setdefault('MPLBACKEND', 'Agg')
-    if args.judge:
-        from .tf_setup import set_grading_defaults
-        set_grading_defaults()
-        lines = judge(args.notebook, args.judge)
-        fd = int(os.environ.get('DLND_RESULT_FD', 1))  # dlnd.sandbox's, or stdout
-        with open(fd, 'w', closefd=fd != 1) as out:
-            out.write(JUDGED + json.dumps(lines) + '\n')
-        from .sandbox import exit_now
-        exit_now(0)
     from .grade import refusal
     refused = None if args.no_sandbox else refusal()
     if refused:
@@ -396,9 +386,6 @@ def main():
     failed = sum(not met for _, met, _, _ in results)
     print(f'\n{len(results) - failed} of {len(results)} rubric lines met')
     return 1 if failed else 0
-
-
-JUDGED = 'dlnd-judged: '  # the judging step's result line
 
 
 if __name__ == '__main__':

@@ -210,63 +210,168 @@ class _CappedReader(threading.Thread):
 def run(command, limits, name, readable, environment, sandboxed=True):
     """Run `command` (inside paths) with its limits; the Outcome. sandboxed=False runs it as a plain
     process group with the same rlimits and time limit (for a machine without the sandbox)."""
-    rlimits = ['prlimit', f'--cpu={limits.cpu_seconds}', f'--fsize={limits.file_bytes}', '--core=0', '--']
-    result, handed = os.pipe()
-    environment = {**environment, 'DLND_RESULT_FD': str(handed), 'HOME': SCRATCH}
-    cgroups = Cgroups(name, limits) if sandboxed else None
-    scratch = None
-    if sandboxed:
-        scratch_bytes = min(limits.scratch_bytes, limits.memory_bytes // 4)  # it is memory, and counts as such
-        argv = cgroups.enter_command() + rlimits + bwrap_command(command, readable, environment, scratch_bytes)
-        env, cwd = {'PATH': '/usr/bin:/bin'}, '/'
-    else:
-        scratch = tempfile.mkdtemp(prefix='dlnd-scratch-')
-        outside = _outside_paths({**readable, SCRATCH: scratch})
-        argv = rlimits + [outside(part) for part in command]
-        env = {**{k: outside(v) for k, v in environment.items()}, 'PATH': os.environ.get('PATH', '/usr/bin')}
-        cwd = scratch
-    start = time.monotonic()
-    try:
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   env=env, cwd=cwd, start_new_session=True, pass_fds=(handed,))
-    finally:
-        os.close(handed)
-    flooded, oversized = threading.Event(), threading.Event()
+    return Started(command, limits, name, readable, environment, sandboxed).wait()
 
-    def stopper(event):
+
+class Started:
+    """`command` started with its limits, as run() starts it. With serving=True its standard input is a pipe
+    (`stdin`) and what it hands back is left to the caller (`results`, the read end), for a command that answers
+    requests one at a time (dlnd.judging); wait() then ends it."""
+
+    def __init__(self, command, limits, name, readable, environment, sandboxed=True, serving=False):
+        self.limits, self.serving = limits, serving
+        rlimits = ['prlimit', f'--cpu={limits.cpu_seconds}', f'--fsize={limits.file_bytes}', '--core=0', '--']
+        result, handed = os.pipe()
+        environment = {**environment, 'DLND_RESULT_FD': str(handed), 'HOME': SCRATCH}
+        self.cgroups = Cgroups(name, limits) if sandboxed else None
+        self.scratch = None
+        if sandboxed:
+            scratch_bytes = min(limits.scratch_bytes, limits.memory_bytes // 4)  # it is memory, and counts as such
+            argv = self.cgroups.enter_command() + rlimits + bwrap_command(command, readable, environment,
+                                                                          scratch_bytes)
+            env, cwd = {'PATH': '/usr/bin:/bin'}, '/'
+        else:
+            self.scratch = tempfile.mkdtemp(prefix='dlnd-scratch-')
+            outside = _outside_paths({**readable, SCRATCH: self.scratch})
+            argv = rlimits + [outside(part) for part in command]
+            env = {**{k: outside(v) for k, v in environment.items()}, 'PATH': os.environ.get('PATH', '/usr/bin')}
+            cwd = self.scratch
+        self.start = time.monotonic()
+        try:
+            self.process = subprocess.Popen(argv, stdin=subprocess.PIPE if serving else subprocess.DEVNULL,
+                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd,
+                                            start_new_session=True, pass_fds=(handed,))
+        finally:
+            os.close(handed)
+        self.stdin, self.results = self.process.stdin, (result if serving else None)
+        self.flooded, self.oversized = threading.Event(), threading.Event()
+        self.readers = [_CappedReader(self.process.stdout, limits.output_bytes, limits.flood_bytes,
+                                      self._stopper(self.flooded)),
+                        _CappedReader(self.process.stderr, limits.output_bytes, limits.flood_bytes,
+                                      self._stopper(self.flooded))]
+        if not serving:
+            self.readers.append(_CappedReader(os.fdopen(result, 'rb'), limits.result_bytes, limits.result_bytes,
+                                              self._stopper(self.oversized)))
+        for reader in self.readers:
+            reader.start()
+
+    def _stopper(self, event):
         def stop():
             event.set()
-            _kill(process, cgroups)
+            self.kill()
         return stop
-    readers = [_CappedReader(process.stdout, limits.output_bytes, limits.flood_bytes, stopper(flooded)),
-               _CappedReader(process.stderr, limits.output_bytes, limits.flood_bytes, stopper(flooded)),
-               _CappedReader(os.fdopen(result, 'rb'), limits.result_bytes, limits.result_bytes, stopper(oversized))]
-    for reader in readers:
-        reader.start()
-    timed_out = cpu_exceeded = False
+
+    def kill(self):
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self.cgroups:
+            self.cgroups.kill_all()
+
+    def wait(self):
+        """Wait for the command (killed at its wall-clock or total CPU-time limit), then kill whatever it left and
+        remove its cgroups; the Outcome."""
+        if self.serving:  # between requests: nothing of it is worth waiting for
+            self.stdin.close()
+            self.kill()
+        timed_out = cpu_exceeded = False
+        try:
+            deadline = self.start + self.limits.wall_seconds
+            while self.process.poll() is None:
+                if time.monotonic() > deadline:
+                    timed_out = True
+                elif self.cgroups and self.cgroups.cpu_seconds() > self.limits.cpu_seconds:
+                    cpu_exceeded = True  # all its processes together; each alone is held by the rlimit
+                else:
+                    time.sleep(0.05)
+                    continue
+                self.kill()
+                self.process.wait()
+        finally:
+            self.kill()  # anything it left behind
+            for reader in self.readers:
+                reader.join(timeout=5)
+            memory = self.cgroups.memory_exceeded() if self.cgroups else False
+            if self.cgroups:
+                self.cgroups.remove()
+            if self.scratch:
+                shutil.rmtree(self.scratch, ignore_errors=True)
+            if self.serving:
+                os.close(self.results)
+        handed_back = b'' if self.serving else bytes(self.readers[2].kept)
+        return Outcome(self.process.returncode, self.readers[0].text(), self.readers[1].text(),
+                       time.monotonic() - self.start, handed_back, timed_out, memory, self.flooded.is_set(),
+                       self.oversized.is_set(), cpu_exceeded)
+
+
+# --- inside: what the programs run in the sandbox use -----------------------------------------------
+
+def kill_leftovers(pid, own_namespace):
+    """Whatever the check's child left running: its process group, and in the sandbox's own PID namespace every
+    process but its first two (the namespace's init and this one)."""
     try:
-        deadline = start + limits.wall_seconds
-        while process.poll() is None:
-            if time.monotonic() > deadline:
-                timed_out = True
-            elif cgroups and cgroups.cpu_seconds() > limits.cpu_seconds:
-                cpu_exceeded = True  # all its processes together; each alone is held by the rlimit
-            else:
-                time.sleep(0.05)
-                continue
-            _kill(process, cgroups)
-            process.wait()
-    finally:
-        _kill(process, cgroups)  # anything it left behind
-        for reader in readers:
-            reader.join(timeout=5)
-        memory = cgroups.memory_exceeded() if cgroups else False
-        if cgroups:
-            cgroups.remove()
-        if scratch:
-            shutil.rmtree(scratch, ignore_errors=True)
-    return Outcome(process.returncode, readers[0].text(), readers[1].text(), time.monotonic() - start,
-                   bytes(readers[2].kept), timed_out, memory, flooded.is_set(), oversized.is_set(), cpu_exceeded)
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if own_namespace:
+        for entry in Path('/proc').glob('[0-9]*'):
+            if int(entry.name) not in (1, os.getpid()):
+                try:
+                    os.kill(int(entry.name), signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+
+def clear_scratch(scratch):
+    """Empty `scratch` of what the last check's child wrote: each check starts with an empty scratch folder (in the
+    sandbox it is memory, and counts against the limit)."""
+    for path in Path(scratch).iterdir():
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def in_child(work, seconds, own_namespace):
+    """Run work() in a forked child of its own process group, killed past `seconds`, its leftovers after it; how
+    it ended (supervise)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            os.setpgid(0, 0)
+            work()
+        except BaseException:
+            code = 70
+        finally:
+            os._exit(code)
+    ended = supervise(pid, seconds)
+    kill_leftovers(pid, own_namespace)
+    return ended
+
+
+def supervise(pid, seconds):
+    """Wait for the child; kill it past `seconds`. How it ended, as a dict."""
+    start, timed_out = time.monotonic(), False
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() - start > seconds:
+            os.kill(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
+            timed_out = True
+            break
+        time.sleep(0.02)
+    ended = {'seconds': round(time.monotonic() - start, 2), 'timed_out': timed_out, 'limit': seconds}
+    if os.WIFSIGNALED(status):
+        ended['signal'] = signal.Signals(os.WTERMSIG(status)).name
+    else:
+        ended['exit'] = os.WEXITSTATUS(status)
+    return ended
 
 
 def exit_now(code):
@@ -289,12 +394,3 @@ def _outside_paths(mounts):
                 return str(folder)[:-len(below) - 1]
         return text
     return outside
-
-
-def _kill(process, cgroups):
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    if cgroups:
-        cgroups.kill_all()

@@ -331,6 +331,29 @@ def test_learner_solutions_get_the_in_process_verdicts_without_the_sandbox_too(s
         assert found == expected, sandboxed
 
 
+def test_a_judging_server_judges_request_after_request_and_is_replaced_when_it_dies(tmp_path):
+    import signal
+    from dlnd.review import RUBRIC
+    limits = sandbox.Limits()
+    for folder in ('input', 'records'):
+        (tmp_path / folder).mkdir()
+    notebook, rubric = grade.open_submission(NOTEBOOK, tmp_path / 'input')
+    assert grade._record(tmp_path, notebook, rubric, limits, True, 120, 2) == []
+    with grade.Judges(limits, True, 2) as judges:
+        lines, why = judges.judge(notebook, tmp_path / 'records', 120)
+        assert why is None and [key for key, _, met, _, _ in lines if met] == [key for key, _, _ in RUBRIC]
+        first = judges.local.server
+        # a judgement past its time limit: that child is stopped, the server goes on
+        assert judges.judge(notebook, tmp_path / 'records', 0.2) == (None, 'judging took longer than 0 s')
+        assert judges.judge(notebook, tmp_path / 'records', 120) == (lines, None)
+        assert judges.local.server is first and len(judges.servers) == 1
+        os.killpg(first.process.pid, signal.SIGKILL)  # a server that died: the next request starts another
+        first.process.wait()
+        assert judges.judge(notebook, tmp_path / 'records', 120) == (lines, None)
+        assert judges.local.server is not first and len(judges.servers) == 2
+    assert all(server.process.poll() is not None for server in judges.servers)
+
+
 def test_the_cpu_time_of_all_its_processes_together_is_limited():
     burn = f'{sys.executable} -c "while True: pass"'
     limits = sandbox.Limits(cpu_seconds=2, wall_seconds=60)
