@@ -219,7 +219,7 @@ class Started:
     requests one at a time (dlnd.judging); wait() then ends it."""
 
     def __init__(self, command, limits, name, readable, environment, sandboxed=True, serving=False):
-        self.limits, self.serving = limits, serving
+        self.limits, self.serving, self.outcome = limits, serving, None
         rlimits = ['prlimit', f'--cpu={limits.cpu_seconds}', f'--fsize={limits.file_bytes}', '--core=0', '--']
         result, handed = os.pipe()
         environment = {**environment, 'DLND_RESULT_FD': str(handed), 'HOME': SCRATCH}
@@ -271,7 +271,12 @@ class Started:
 
     def wait(self):
         """Wait for the command (killed at its wall-clock or total CPU-time limit), then kill whatever it left and
-        remove its cgroups; the Outcome."""
+        remove its cgroups; the Outcome (the same one when called again)."""
+        if self.outcome is None:
+            self.outcome = self._wait()
+        return self.outcome
+
+    def _wait(self):
         if self.serving:  # between requests: nothing of it is worth waiting for
             self.stdin.close()
             self.kill()

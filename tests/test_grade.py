@@ -350,7 +350,12 @@ def test_a_judging_server_judges_request_after_request_and_is_replaced_when_it_d
         os.killpg(first.process.pid, signal.SIGKILL)  # a server that died: the next request starts another
         first.process.wait()
         assert judges.judge(notebook, tmp_path / 'records', 120) == (lines, None)
-        assert judges.local.server is not first and len(judges.servers) == 2
+        second = judges.local.server
+        assert second is not first and len(judges.servers) == 2
+        # one that dies while judging: that request fails in one line, the next goes to a new server
+        threading.Timer(0.3, os.killpg, (second.process.pid, signal.SIGKILL)).start()
+        assert judges.judge(notebook, tmp_path / 'records', 120) == (None, 'killed by signal SIGKILL')
+        assert judges.judge(notebook, tmp_path / 'records', 120) == (lines, None) and len(judges.servers) == 3
     assert all(server.process.poll() is not None for server in judges.servers)
 
 
