@@ -168,8 +168,9 @@ def train_behaves(sub):
     suggestions = [f'train passes model_opt the learning rate as the number {rate}; pass the placeholder from '
                    'model_inputs and feed the number, so the graph need not be rebuilt to change it'
                    for rate in data.get('rates', []) if rate != 'tensor']
-    return (True, f'printed both losses and showed {len(shown_at)} grids in {batches} batches; the training cells '
-            'show both', suggestions)
+    grids = f'{len(shown_at)} grid' + ('s' if len(shown_at) != 1 else '')
+    return (True, f'printed both losses and showed {grids} in {batches} batches; the training cells show both',
+            suggestions)
 
 
 def sensible_hyperparameters(sub):

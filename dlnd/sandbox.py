@@ -313,8 +313,8 @@ class Started:
 # --- inside: what the programs run in the sandbox use -----------------------------------------------
 
 def kill_leftovers(pid, own_namespace):
-    """Whatever the check's child left running: its process group, and in the sandbox's own PID namespace every
-    process but its first two (the namespace's init and this one)."""
+    """Whatever a child (a check's, a judgement's) left running: its process group, and in the sandbox's own PID
+    namespace every process but its first two (the namespace's init and this one)."""
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -350,6 +350,8 @@ def in_child(work, seconds, own_namespace):
             os.setpgid(0, 0)
             work()
         except BaseException:
+            import traceback
+            traceback.print_exc()  # its last line is how the caller says what went wrong
             code = 70
         finally:
             os._exit(code)
