@@ -26,7 +26,6 @@ from pathlib import Path
 
 from .sandbox import clear_scratch, exit_now, in_child
 
-os.environ['DLND_FORK_AFTER_IMPORT'] = '1'  # no TensorFlow session before the forks
 PR_SET_DUMPABLE = 4
 
 
@@ -94,6 +93,7 @@ def main():
                         'namespace: every other process in it is a child\'s leftover')
     args = parser.parse_args()
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    os.environ['DLND_FORK_AFTER_IMPORT'] = '1'  # no TensorFlow session before the forks
     preload()
     results_fd = int(os.environ.get('DLND_RESULT_FD', 1))
     with open(results_fd, 'w', closefd=False) as results:

@@ -23,8 +23,6 @@ from pathlib import Path
 
 from .sandbox import clear_scratch, exit_now, in_child
 
-os.environ['DLND_FORK_AFTER_IMPORT'] = '1'  # no TensorFlow session before the forks
-
 TRAIN_BATCH_SIZE = 2  # batch norm needs 2
 
 
@@ -131,6 +129,7 @@ def main():
     parser.add_argument('--scratch', type=Path, help='a folder to empty after each check')
     parser.add_argument('names', nargs='*')
     args = parser.parse_args()
+    os.environ['DLND_FORK_AFTER_IMPORT'] = '1'  # no TensorFlow session before the forks
     preload()
     for name in args.names:
         ended = in_child(lambda: child(name, args.notebook, int(args.check_seconds * 2)), args.check_seconds,
