@@ -20,13 +20,13 @@ DIR/grades.csv, one row per submission. Exit 0 when every submission got its res
 """
 import argparse
 import concurrent.futures
+import contextlib
 import csv
 import html
 import io
 import json
 import os
 import re
-import select
 import shutil
 import sys
 import tempfile
@@ -35,6 +35,7 @@ import threading
 import time
 import uuid
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 from . import sandbox
@@ -180,22 +181,18 @@ def grade_notebook(source, limits=None, sandboxed=True, check_seconds=120, threa
     start = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix='dlnd-grade-'))
     try:
-        for folder in ('input', 'records'):
-            (work / folder).mkdir()
+        (work / 'input').mkdir()
         try:
             notebook, rubric = open_submission(source, work / 'input')
         except Refused as e:
             return {'refused': str(e), 'kind': None, 'lines': [], 'problems': [], 'seconds': 0.0}
         judge_seconds = min(JUDGE_SECONDS, limits.wall_seconds / 4)
         threads = threads or os.cpu_count() or 1
-        problems = _record(work, notebook, rubric, _limits(limits, limits.wall_seconds - judge_seconds), sandboxed,
-                           check_seconds, threads)
+        records, problems = _record(work, notebook, rubric, _limits(limits, limits.wall_seconds - judge_seconds),
+                                    sandboxed, check_seconds, threads)
         wall = max(judge_seconds, limits.wall_seconds - (time.monotonic() - start))
-        if judges is None:
-            with Judges(limits, sandboxed, threads) as judges:
-                lines, problem = judges.judge(notebook, work / 'records', wall)
-        else:
-            lines, problem = judges.judge(notebook, work / 'records', wall)
+        with contextlib.nullcontext(judges) if judges else Judges(limits, sandboxed, threads) as judging:
+            lines, problem = judging.judge(notebook, records, wall)
         if lines is None:
             problems.append(f'the grader could not judge the records: {problem}')
             lines = [(key, line, False, 'not judged: ' + problems[-1], []) for key, line, _ in rubric]
@@ -206,31 +203,32 @@ def grade_notebook(source, limits=None, sandboxed=True, check_seconds=120, threa
 
 
 def _record(work, notebook, rubric, limits, sandboxed, check_seconds, threads):
-    """Run the notebook's code under the checks in its sandbox (dlnd.learner_run), keeping the records it hands
-    back in work/records; what went wrong, in lines."""
+    """Run the notebook's code under the checks in its sandbox (dlnd.learner_run): ({file name: text} of the
+    records it handed back, what went wrong in lines)."""
     from .review import recorded_names
     recording = sandbox.run(
         [sys.executable, '-m', 'dlnd.learner_run', '--check-seconds', str(check_seconds), '--scratch', '/scratch',
          *(['--own-namespace'] if sandboxed else []), f'/input/{notebook.name}', *recorded_names(rubric)],
         limits, f'{work.name}-record', {**project_mounts(), '/input': work / 'input'}, environment(threads),
         sandboxed)
-    keep_records(recording.handed_back, work / 'records')
+    records = records_in(recording.handed_back)
     problems = [f"the notebook's code {p}" for p in recording.problems(limits)]
     if recording.returncode != 0 and not problems:
         problems.append(f"the sandbox running the notebook's code ended with exit status {recording.returncode}")
-    return problems
+    return records, problems
 
 
 def _limits(limits, wall_seconds):
-    from dataclasses import replace
     return replace(limits, wall_seconds=max(1.0, wall_seconds))
 
 
 RECORD_NAME = re.compile(r'[a-z_]{1,40}(\.status)?\.json')
 
 
-def keep_records(handed_back, folder):
-    """Write the files the learner's sandbox handed back (JSON lines {name, text}); anything else is dropped."""
+def records_in(handed_back):
+    """{file name: text} of what the learner's sandbox handed back (JSON lines {name, text}); anything else is
+    dropped."""
+    records = {}
     for line in handed_back.split(b'\n'):
         try:
             item = json.loads(line)
@@ -238,7 +236,8 @@ def keep_records(handed_back, folder):
         except (ValueError, TypeError, KeyError, RecursionError):
             continue
         if isinstance(name, str) and isinstance(text, str) and RECORD_NAME.fullmatch(name):
-            (folder / name).write_text(text)
+            records[name] = text
+    return records
 
 
 class Judges:
@@ -258,16 +257,15 @@ class Judges:
                 server.wait()
 
     def judge(self, notebook, records, seconds):
-        """(the judged rubric lines, None), or (None, why), for the notebook and the records in `records`."""
+        """(the judged rubric lines, None), or (None, why), for the notebook and its records ({file name: text})."""
         server = getattr(self.local, 'server', None)
         if server is None or server.process.poll() is not None:
             server = self.local.server = self._start()
-        request = {'notebook': notebook.name, 'text': notebook.read_text(), 'seconds': seconds,
-                   'records': {path.name: path.read_text() for path in sorted(records.iterdir())}}
+        request = {'notebook': notebook.name, 'text': notebook.read_text(), 'seconds': seconds, 'records': records}
         try:
             server.stdin.write(json.dumps(request).encode() + b'\n')
             server.stdin.flush()
-            reply = json.loads(_line_from(server, seconds + 30, self.limits.result_bytes))
+            reply = json.loads(server.next_result(seconds + 30))
             lines = reply.get('lines')
             if lines is not None:
                 return [tuple(item) for item in lines], None
@@ -278,32 +276,14 @@ class Judges:
             return None, why[0] if why else f'the judging server stopped ({type(e).__name__}: {e})'
 
     def _start(self):
-        from dataclasses import replace
         server = sandbox.Started(
             [sys.executable, '-m', 'dlnd.judging', '--scratch', sandbox.SCRATCH,
              *(['--own-namespace'] if self.sandboxed else [])],
             replace(self.limits, cpu_seconds=10 ** 6), f'judge-{uuid.uuid4().hex[:12]}', project_mounts(),
             environment(self.threads), self.sandboxed, serving=True)
-        server.pending = b''
         with self.lock:
             self.servers.append(server)
         return server
-
-
-def _line_from(server, seconds, most):
-    """The next line the server hands back, within `seconds` and `most` bytes; OSError when there is none."""
-    deadline = time.monotonic() + seconds
-    while b'\n' not in server.pending:
-        left = deadline - time.monotonic()
-        if left <= 0 or len(server.pending) > most:
-            raise OSError('the judging server gave no answer in time' if left <= 0 else 'an answer over the cap')
-        if select.select([server.results], [], [], left)[0]:
-            chunk = os.read(server.results, 1 << 20)
-            if not chunk:
-                raise OSError('the judging server ended')
-            server.pending += chunk
-    line, server.pending = server.pending.split(b'\n', 1)
-    return line
 
 
 # --- results ---------------------------------------------------------------------------------------

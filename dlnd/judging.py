@@ -65,9 +65,9 @@ def answer(request_line, scratch, own_namespace, results_fd):
     try:
         if ended.get('exit') == 0:
             return json.loads((Path(scratch) / 'answer.json').read_text())
-        log = (Path(scratch) / 'judge.log').read_text(errors='replace').strip().splitlines()
         if ended['timed_out']:
             return {'failed': f'judging took longer than {seconds:.0f} s'}
+        log = (Path(scratch) / 'judge.log').read_text(errors='replace').strip().splitlines()
         how = f"was ended by {ended['signal']}" if 'signal' in ended else f"ended with exit status {ended['exit']}"
         return {'failed': f'the judge {how}' + (f': {log[-1][:300]}' if log else '')}
     except (OSError, ValueError) as e:

@@ -8,8 +8,8 @@ definitions and runs the check on them, recording every call (dlnd.replay) as <f
 face-generation notebook, one more child runs `train` briefly on random data (train.json). Each record, and
 how each child ended (<function>.status.json), is handed back on the file descriptor DLND_RESULT_FD
 (dlnd.sandbox) as soon as it exists, one JSON line a file, so what came before a crash is kept.
-Everything handed back is the learner's data: the grader judges it in its own process, where no learner code
-runs.
+Everything handed back is the learner's data: the grader judges it in another sandbox, where no learner code
+runs (dlnd.judging).
 """
 import argparse
 import contextlib

@@ -10,6 +10,7 @@ namespace dies with its first process, and whatever is left in its cgroups is ki
 """
 import dataclasses
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -215,8 +216,8 @@ def run(command, limits, name, readable, environment, sandboxed=True):
 
 class Started:
     """`command` started with its limits, as run() starts it. With serving=True its standard input is a pipe
-    (`stdin`) and what it hands back is left to the caller (`results`, the read end), for a command that answers
-    requests one at a time (dlnd.judging); wait() then ends it."""
+    (`stdin`) and what it hands back is read line by line (next_result), for a command that answers requests one
+    at a time (dlnd.judging); wait() then ends it."""
 
     def __init__(self, command, limits, name, readable, environment, sandboxed=True, serving=False):
         self.limits, self.serving, self.outcome = limits, serving, None
@@ -243,7 +244,7 @@ class Started:
                                             start_new_session=True, pass_fds=(handed,))
         finally:
             os.close(handed)
-        self.stdin, self.results = self.process.stdin, (result if serving else None)
+        self.stdin, self.results, self.pending = self.process.stdin, (result if serving else None), b''
         self.flooded, self.oversized = threading.Event(), threading.Event()
         self.readers = [_CappedReader(self.process.stdout, limits.output_bytes, limits.flood_bytes,
                                       self._stopper(self.flooded)),
@@ -254,6 +255,22 @@ class Started:
                                               self._stopper(self.oversized)))
         for reader in self.readers:
             reader.start()
+
+    def next_result(self, seconds):
+        """The next line a serving command hands back, within `seconds` and the result cap; OSError when there is
+        none."""
+        deadline = time.monotonic() + seconds
+        while b'\n' not in self.pending:
+            left = deadline - time.monotonic()
+            if left <= 0 or len(self.pending) > self.limits.result_bytes:
+                raise OSError('no answer in time' if left <= 0 else 'an answer over the cap')
+            if select.select([self.results], [], [], left)[0]:
+                chunk = os.read(self.results, 1 << 20)
+                if not chunk:
+                    raise OSError('it ended')
+                self.pending += chunk
+        line, self.pending = self.pending.split(b'\n', 1)
+        return line
 
     def _stopper(self, event):
         def stop():
@@ -329,8 +346,8 @@ def kill_leftovers(pid, own_namespace):
 
 
 def clear_scratch(scratch):
-    """Empty `scratch` of what the last check's child wrote: each check starts with an empty scratch folder (in the
-    sandbox it is memory, and counts against the limit)."""
+    """Empty `scratch` of what the last child wrote: each child starts with an empty scratch folder (in the sandbox
+    it is memory, and counts against the limit)."""
     for path in Path(scratch).iterdir():
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)

@@ -335,27 +335,27 @@ def test_a_judging_server_judges_request_after_request_and_is_replaced_when_it_d
     import signal
     from dlnd.review import RUBRIC
     limits = sandbox.Limits()
-    for folder in ('input', 'records'):
-        (tmp_path / folder).mkdir()
+    (tmp_path / 'input').mkdir()
     notebook, rubric = grade.open_submission(NOTEBOOK, tmp_path / 'input')
-    assert grade._record(tmp_path, notebook, rubric, limits, True, 120, 2) == []
+    records, problems = grade._record(tmp_path, notebook, rubric, limits, True, 120, 2)
+    assert problems == []
     with grade.Judges(limits, True, 2) as judges:
-        lines, why = judges.judge(notebook, tmp_path / 'records', 120)
+        lines, why = judges.judge(notebook, records, 120)
         assert why is None and [key for key, _, met, _, _ in lines if met] == [key for key, _, _ in RUBRIC]
         first = judges.local.server
         # a judgement past its time limit: that child is stopped, the server goes on
-        assert judges.judge(notebook, tmp_path / 'records', 0.2) == (None, 'judging took longer than 0 s')
-        assert judges.judge(notebook, tmp_path / 'records', 120) == (lines, None)
+        assert judges.judge(notebook, records, 0.2) == (None, 'judging took longer than 0 s')
+        assert judges.judge(notebook, records, 120) == (lines, None)
         assert judges.local.server is first and len(judges.servers) == 1
         os.killpg(first.process.pid, signal.SIGKILL)  # a server that died: the next request starts another
         first.process.wait()
-        assert judges.judge(notebook, tmp_path / 'records', 120) == (lines, None)
+        assert judges.judge(notebook, records, 120) == (lines, None)
         second = judges.local.server
         assert second is not first and len(judges.servers) == 2
         # one that dies while judging: that request fails in one line, the next goes to a new server
         threading.Timer(0.3, os.killpg, (second.process.pid, signal.SIGKILL)).start()
-        assert judges.judge(notebook, tmp_path / 'records', 120) == (None, 'killed by signal SIGKILL')
-        assert judges.judge(notebook, tmp_path / 'records', 120) == (lines, None) and len(judges.servers) == 3
+        assert judges.judge(notebook, records, 120) == (None, 'killed by signal SIGKILL')
+        assert judges.judge(notebook, records, 120) == (lines, None) and len(judges.servers) == 3
     assert all(server.process.poll() is not None for server in judges.servers)
 
 
