@@ -1,6 +1,6 @@
 """Training throughput of the notebook's GAN, side by side with a TensorFlow 2 / Keras 3 reference.
 
-    python bench/bench_train.py [--steps 40] [--rounds 3] [--channels 1] [--bf16]
+    python bench/bench_train.py [--steps 40] [--rounds 3] [--channels 1] [--bf16] [--primitives]
 
 Both train the same layer shapes (the notebook's, read from its graph) at batch 64 on the same machine
 in this one run, each in its own process (the notebook needs graph mode and Keras 2; the reference
@@ -10,8 +10,10 @@ default on CPUs without AVX-512, which helper turns on), and, where the CPU comp
 bfloat16 in hardware (AMX or AVX-512 bf16; --bf16 measures the slow emulation elsewhere), the notebook with
 bfloat16 mixed precision (helper.session_config with DLND_MIXED_PRECISION=1) and the reference with Keras's
 mixed_bfloat16 policy. Printed with them: the FLOPs one training step executes (counted op by op from the
-notebook's graph), the dense matmul peaks of this machine in float32 and bfloat16, and the share of the
-float32 peak training reaches.
+notebook's graph), the dense matmul peaks of this machine in float32 and bfloat16, the share of the
+float32 peak training reaches, and the goals: the notebook at least 1.15x the reference in float32, and at least
+1.5x the float32 reference in bfloat16 where the CPU computes it. --primitives adds where a step's time goes:
+oneDNN's own timing of each kernel (ONEDNN_VERBOSE), in float32 and bfloat16 side by side.
 """
 import argparse
 import json
@@ -19,18 +21,22 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH, Z_DIM = 64, 100
+GOALS = {'notebook': ('float32', 1.15), 'notebook, bfloat16': ('bfloat16', 1.5)}  # against the float32 reference
+TIMED_STEPS = 'timed steps'  # a profiled run prints it before and after them: only their kernels count
 
 
-def notebook_rate(steps, channels, remapper_on=False):
+def notebook_rate(steps, channels, remapper_on=False, mark_timed_steps=lambda: None):
     """Images/s, FLOPs per step, matmul peak (GFLOP/s) and layer widths, in graph mode with the
     notebook's functions, updated as train() does: both optimizers in one sess.run, in a session with
-    helper.session_config() (or, remapper_on, with grappler's remapper on, which tries and fails to fuse)."""
+    helper.session_config() (or, remapper_on, with grappler's remapper on, which tries and fails to fuse).
+    mark_timed_steps is called just before the timed steps and just after them."""
     sys.path.insert(0, str(ROOT))
     import helper
     from dlnd.notebook import load_functions, notebook_settings
@@ -52,10 +58,12 @@ def notebook_rate(steps, channels, remapper_on=False):
             sess.run(tf.global_variables_initializer())
             for _ in range(5):  # warm-up
                 sess.run(train_op, feed)
+            mark_timed_steps()
             start = time.perf_counter()
             for _ in range(steps):
                 sess.run(train_op, feed)
             elapsed = time.perf_counter() - start
+            mark_timed_steps()
         shapes = layer_widths(tf)
     return {'images_per_s': steps * BATCH / elapsed, 'step_flops': flops, 'peak_gflops': matmul_peak(tf),
             'bf16_peak_gflops': matmul_peak(tf, tf.bfloat16), **shapes}
@@ -165,15 +173,53 @@ VARIANTS = {  # name: (the environment it runs in, whether it is the reference, 
 }
 
 
-def run_variant(name, steps, channels, widths):
-    """One variant's rates, in its own fresh process."""
+def run_variant(name, steps, channels, widths, profiled=False):
+    """One variant's rates, in its own fresh process; profiled: (rates, what oneDNN printed of its kernels)."""
     extra, reference, options = VARIANTS[name]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', **extra)
     env.pop('TF_USE_LEGACY_KERAS', None)
     options = (['--reference', json.dumps(widths)] if reference else []) + options
+    if profiled:
+        env['ONEDNN_VERBOSE'], options = '1', options + ['--profiled']
     out = subprocess.run([sys.executable, __file__, '--steps', str(steps), '--channels', str(channels), '--run',
                           *options], env=env, capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    rates = json.loads(out.strip().splitlines()[-1])
+    return (rates, out) if profiled else rates
+
+
+def kernel_ms(verbose_output, steps):
+    """ms a step of each oneDNN kernel, keyed (primitive, direction, problem) with its implementation, from the
+    ONEDNN_VERBOSE lines of the timed steps. Kernels that run at the same time each count in full."""
+    totals, implementations = Counter(), {}
+    for line in verbose_output.split(TIMED_STEPS)[1].splitlines():
+        fields = line.split(',')
+        if fields[0] != 'onednn_verbose' or 'exec' not in fields or 'graph' in fields:
+            continue
+        at = fields.index('exec')  # then: engine, primitive, implementation, direction, ..., problem, ms
+        key = (fields[at + 2], fields[at + 4], fields[-2])
+        totals[key] += float(fields[-1]) / steps
+        implementations[key] = fields[at + 3]
+    return totals, implementations
+
+
+def print_kernel_table(steps, channels, with_bfloat16, rows=14):
+    """Where the notebook's step spends its time, kernel by kernel, in float32 and (with_bfloat16) bfloat16."""
+    names = ['notebook'] + (['notebook, bfloat16'] if with_bfloat16 else [])
+    step_ms, kernels = {}, {}
+    for name in names:
+        rates, output = run_variant(name, steps, channels, None, profiled=True)
+        step_ms[name], kernels[name] = BATCH / rates['images_per_s'] * 1000, kernel_ms(output, steps)
+    print('\nwhere a step goes, by oneDNN kernel: ms a step (kernels running at once each count in full), '
+          'and the implementation')
+    print(f'{"":74}' + ''.join(f'{"float32" if n == "notebook" else "bfloat16":>42}' for n in names))
+    for key, _ in kernels['notebook'][0].most_common(rows):
+        primitive, direction, problem = key
+        shape = problem.split('_iw')[0].replace('dh0', '')  # the images are square: the width repeats the height
+        print(f'{primitive + " " + direction:38}{shape:36}' + ''.join(
+            f'{kernels[n][0][key]:9.2f}  {kernels[n][1].get(key, "-"):>33}' for n in names))
+    for label, ms in (('all oneDNN kernels', {n: sum(kernels[n][0].values()) for n in names}),
+                      ('the step, wall clock', step_ms)):
+        print(f'{label:74}' + ''.join(f'{ms[n]:9.2f}{"":33}' for n in names))
 
 
 def main():
@@ -182,14 +228,18 @@ def main():
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--channels', type=int, default=1, help='1 for MNIST, 3 for CelebA')
     parser.add_argument('--bf16', action='store_true', help='measure bfloat16 even where the CPU only emulates it')
+    parser.add_argument('--primitives', action='store_true',
+                        help="also print oneDNN's timing of each kernel of the notebook's step")
     parser.add_argument('--run', action='store_true', help=argparse.SUPPRESS)
+    parser.add_argument('--profiled', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--reference', help=argparse.SUPPRESS)
     parser.add_argument('--policy', help=argparse.SUPPRESS)
     parser.add_argument('--remapper-on', action='store_true', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
         rates = keras_rate(args.steps, args.channels, json.loads(args.reference), args.policy) if args.reference \
-            else notebook_rate(args.steps, args.channels, remapper_on=args.remapper_on)
+            else notebook_rate(args.steps, args.channels, remapper_on=args.remapper_on,
+                               mark_timed_steps=lambda: args.profiled and print(TIMED_STEPS, flush=True))
         print(json.dumps(rates))
         return
     sys.path.insert(0, str(ROOT))
@@ -208,9 +258,11 @@ def main():
           f'bfloat16 in hardware: {"yes" if cpu_has_bfloat16() else "no"}; CPU class: {cpu_class()}')
     for name in names:
         print(f'{name + ":":40}{rate[name]:8.0f} images/s   {rate[name] / rate["reference"]:5.2f}x the reference')
-    verdict = 'met' if rate['notebook'] >= rate['reference'] else 'MISSED'
-    print(f'ratio notebook / reference:         {rate["notebook"] / rate["reference"]:8.2f}x   (target >= 1.0: '
-          f'{verdict})')
+    for name, (precision, goal) in GOALS.items():
+        if name in rate:
+            ratio = rate[name] / rate['reference']
+            print(f'{"goal, notebook in " + precision + ":":36}{ratio:8.2f}x  the float32 reference '
+                  f'(at least {goal}x: {"met" if ratio >= goal else "MISSED"})')
     print(f'FLOPs per training step:            {flops / 1e9:8.2f} GFLOP  (both networks, one forward pass)')
     print(f'dense matmul peak (2048^2 float32): {peak:8.1f} GFLOP/s')
     print(f'dense matmul peak (2048^2 bfloat16):{np.median([r["bf16_peak_gflops"] for r in runs["notebook"]]):8.1f} '
@@ -218,6 +270,8 @@ def main():
     for name in ('notebook', 'reference'):
         achieved = rate[name] / BATCH * flops / 1e9
         print(f'{name + " achieved:":36}{achieved:8.1f} GFLOP/s  ({achieved / peak:.1%} of the float32 peak)')
+    if args.primitives:
+        print_kernel_table(args.steps, args.channels, 'notebook, bfloat16' in names)
 
 
 if __name__ == '__main__':
