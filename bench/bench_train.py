@@ -173,18 +173,27 @@ VARIANTS = {  # name: (the environment it runs in, whether it is the reference, 
 }
 
 
-def run_variant(name, steps, channels, widths, profiled=False):
-    """One variant's rates, in its own fresh process; profiled: (rates, what oneDNN printed of its kernels)."""
+def run_variant(name, steps, channels, widths):
+    """One variant's rates, in its own fresh process."""
+    return rates_printed(variant_output(name, steps, channels, widths))
+
+
+def rates_printed(output):
+    """The rates a variant's process printed, its last line."""
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def variant_output(name, steps, channels, widths, profiled=False):
+    """What one variant's own fresh process printed: its rates last, and before them, if profiled, what oneDNN
+    printed of each kernel it ran."""
     extra, reference, options = VARIANTS[name]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', **extra)
     env.pop('TF_USE_LEGACY_KERAS', None)
     options = (['--reference', json.dumps(widths)] if reference else []) + options
     if profiled:
         env['ONEDNN_VERBOSE'], options = '1', options + ['--profiled']
-    out = subprocess.run([sys.executable, __file__, '--steps', str(steps), '--channels', str(channels), '--run',
-                          *options], env=env, capture_output=True, text=True, check=True).stdout
-    rates = json.loads(out.strip().splitlines()[-1])
-    return (rates, out) if profiled else rates
+    return subprocess.run([sys.executable, __file__, '--steps', str(steps), '--channels', str(channels), '--run',
+                           *options], env=env, capture_output=True, text=True, check=True).stdout
 
 
 def kernel_ms(verbose_output, steps):
@@ -207,8 +216,9 @@ def print_kernel_table(steps, channels, with_bfloat16, rows=14):
     names = ['notebook'] + (['notebook, bfloat16'] if with_bfloat16 else [])
     step_ms, kernels = {}, {}
     for name in names:
-        rates, output = run_variant(name, steps, channels, None, profiled=True)
-        step_ms[name], kernels[name] = BATCH / rates['images_per_s'] * 1000, kernel_ms(output, steps)
+        output = variant_output(name, steps, channels, None, profiled=True)
+        step_ms[name] = BATCH / rates_printed(output)['images_per_s'] * 1000
+        kernels[name] = kernel_ms(output, steps)
     print('\nwhere a step goes, by oneDNN kernel: ms a step (kernels running at once each count in full), '
           'and the implementation')
     print(f'{"":74}' + ''.join(f'{"float32" if n == "notebook" else "bfloat16":>42}' for n in names))
@@ -239,7 +249,8 @@ def main():
     if args.run:
         rates = keras_rate(args.steps, args.channels, json.loads(args.reference), args.policy) if args.reference \
             else notebook_rate(args.steps, args.channels, remapper_on=args.remapper_on,
-                               mark_timed_steps=lambda: args.profiled and print(TIMED_STEPS, flush=True))
+                               mark_timed_steps=(lambda: print(TIMED_STEPS, flush=True)) if args.profiled
+                               else (lambda: None))
         print(json.dumps(rates))
         return
     sys.path.insert(0, str(ROOT))

@@ -279,10 +279,7 @@ class Started:
         return stop
 
     def kill(self):
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        kill_group(self.process.pid)
         if self.cgroups:
             self.cgroups.kill_all()
 
@@ -327,15 +324,20 @@ class Started:
                        self.oversized.is_set(), cpu_exceeded)
 
 
+def kill_group(pid):
+    """SIGKILL the process group `pid` leads, if it is still there."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 # --- inside: what the programs run in the sandbox use -----------------------------------------------
 
 def kill_leftovers(pid, own_namespace):
     """Whatever a child (a check's, a judgement's) left running: its process group, and in the sandbox's own PID
     namespace every process but its first two (the namespace's init and this one)."""
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    kill_group(pid)
     if own_namespace:
         for entry in Path('/proc').glob('[0-9]*'):
             if int(entry.name) not in (1, os.getpid()):
