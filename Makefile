@@ -9,7 +9,7 @@ SHARED_DATA := $(abspath ../shared/data)
 export DLND_DATA_SOURCE ?= $(if $(wildcard $(SHARED_DATA)/mnist),$(SHARED_DATA),)
 NOTEBOOKS ?= dlnd_face_generation.ipynb gan_variants.ipynb
 
-.PHONY: install data run test compat bench review grade submission release
+.PHONY: install data run test compat gradescope-pythons bench review grade submission release
 
 # Debian's packages where they are missing (as root, with apt-get): bubblewrap sandboxes the grader and the review,
 # Chromium renders the graders' feedback pages in the tests.
@@ -19,7 +19,7 @@ APT_INSTALL = sh -c '[ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt
 install:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
 	@command -v bwrap >/dev/null || $(APT_INSTALL) bubblewrap || \
-		echo "note: bubblewrap is not installed; python -m dlnd.grade and dlnd.review need it (apt-get install bubblewrap)"
+		echo "note: bubblewrap is not installed; python -m dlnd grade and review then run each step as a user of its own"
 
 data: install
 	$(PYTHON) -c "import helper; [helper.download_extract(name) for name in ('mnist', 'celeba', 'flowers')]"
@@ -36,6 +36,10 @@ test: install
 compat: install
 	$(PYTHON) tests/compat.py $(COMPAT)
 
+# The Gradescope bundle installed by its setup.sh into a venv of Python 3.10 and 3.12 (those present), grading there
+gradescope-pythons: install
+	DLND_PYTHONS_TEST=1 $(PYTHON) -m pytest tests/test_gradescope_pythons.py
+
 bench: install data
 	$(PYTHON) bench/bench_data.py
 	$(PYTHON) bench/bench_train.py
@@ -43,13 +47,13 @@ bench: install data
 
 # make grade SUBMISSIONS=folder/  grades a class into graded/ (results.json, feedback.html, grades.csv)
 grade: install
-	$(PYTHON) -m dlnd.grade $(SUBMISSIONS) --out graded
+	$(PYTHON) -m dlnd grade $(SUBMISSIONS) --out graded
 
 review:
-	for notebook in $(NOTEBOOKS); do $(PYTHON) -m dlnd.review $$notebook || exit 1; done
+	for notebook in $(NOTEBOOKS); do $(PYTHON) -m dlnd review $$notebook || exit 1; done
 
 submission:
-	for notebook in $(NOTEBOOKS); do $(PYTHON) -m dlnd.submit $$notebook -o submission_$${notebook%.ipynb}.zip || exit 1; done
+	for notebook in $(NOTEBOOKS); do $(PYTHON) -m dlnd submit $$notebook -o submission_$${notebook%.ipynb}.zip || exit 1; done
 
 release:
-	for notebook in $(NOTEBOOKS); do $(PYTHON) -m dlnd.release $$notebook || exit 1; done
+	for notebook in $(NOTEBOOKS); do $(PYTHON) -m dlnd release $$notebook || exit 1; done

@@ -17,9 +17,9 @@ from dlnd.tf_setup import set_tensorflow_environment
 
 set_tensorflow_environment()  # before anything imports TensorFlow, so tf.layers gets Keras 2
 
-from dlnd.dataset import (Dataset, download_extract, get_batch, grid_display, images_grid,  # noqa: E402
+from dlnd.data.dataset import (Dataset, download_extract, get_batch, grid_display, images_grid,  # noqa: E402
                           images_square_grid, one_hot)
-from dlnd.download import SOURCE_ENV  # noqa: E402
+from dlnd.data.download import SOURCE_ENV  # noqa: E402
 from dlnd.fileio import DataError  # noqa: E402
 from dlnd.tf_setup import device_summary, import_tensorflow, session_config  # noqa: E402
 

@@ -10,7 +10,7 @@ generator, Adam with beta1 0.5) comes as a suggestion.
 import numpy as np
 
 import helper
-from dlnd.graph_checks import (
+from dlnd.checks.graph_checks import (
     BATCH_NORM_OPS, LAYER_OPS, LOGIT_GRID, PLAIN_RELU_OPS, CallRecorder, activations, ancestors, call, check,
     check_all_variables_used, check_placeholder, check_signature, check_tensor, data_input, differs_between_runs,
     error_line, fit_cross_entropy, fresh_run, graded, has_batch_norm, hidden_layers, layer_name, layer_ops_after,

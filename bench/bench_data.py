@@ -22,7 +22,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dlnd import celeba  # noqa: E402
-from dlnd.dataset import Dataset  # noqa: E402
+from dlnd.data.dataset import Dataset  # noqa: E402
 
 BATCH = 64
 

@@ -13,7 +13,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import helper  # noqa: E402
-from dlnd import gan_family  # noqa: E402
+from dlnd.gan import gan_family  # noqa: E402
 from dlnd.notebook import load_functions  # noqa: E402
 
 tf = helper.import_tensorflow()

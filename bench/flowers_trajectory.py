@@ -17,8 +17,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import helper  # noqa: E402
-from dlnd import gan_family  # noqa: E402
-from dlnd.evaluation import FlowersEvaluator  # noqa: E402
+from dlnd.gan import gan_family  # noqa: E402
+from dlnd.gan.evaluation import FlowersEvaluator  # noqa: E402
 from dlnd.fileio import atomic_path  # noqa: E402
 from dlnd.notebook import load_variant_functions  # noqa: E402
 

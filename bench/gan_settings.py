@@ -21,7 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import helper  # noqa: E402
-from dlnd.evaluation import EVAL_IMAGES, CelebaEvaluator, MnistEvaluator  # noqa: E402
+from dlnd.gan.evaluation import EVAL_IMAGES, CelebaEvaluator, MnistEvaluator  # noqa: E402
 
 tf = helper.import_tensorflow()
 

@@ -1,10 +1,11 @@
-"""Safe file writes and checksums shared by the data layer."""
+"""Safe file writes, checksums and the rule for a safe zip member, shared by the data layer and the grader."""
 import errno
 import hashlib
 import os
+import stat
 import tempfile
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 CHUNK_BYTES = 1 << 20
 
@@ -49,3 +50,11 @@ def file_digest(path, algorithm='sha256'):
         for chunk in iter(lambda: f.read(CHUNK_BYTES), b''):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def unsafe_member(info):
+    """'path' for a zip member that would land outside the target folder, 'link' for a link, else None."""
+    name = info.filename.replace('\\', '/')
+    if name.startswith('/') or (len(name) > 1 and name[1] == ':') or '..' in PurePosixPath(name).parts:
+        return 'path'
+    return 'link' if stat.S_ISLNK(info.external_attr >> 16) else None

@@ -7,7 +7,7 @@ pinned as a constraint, so the kernel's own TensorFlow, numpy and Jupyter (and t
 them) stay as they are. The supported ranges come from requirements.txt; a TensorFlow outside them is
 reported with the command that would fix it, not replaced.
 
-    python -m dlnd.hosted          # what set_up() would install here, installing nothing
+    python -m dlnd hosted          # what set_up() would install here, installing nothing
 """
 import importlib.metadata
 import re
@@ -25,7 +25,7 @@ NOTEBOOK_PACKAGES = ('tensorflow', 'tf-keras', 'numpy', 'scipy', 'pillow', 'tqdm
 TENSORFLOW_NAMES = ('tensorflow', 'tensorflow-cpu', 'tensorflow-intel', 'tf-nightly')
 PROJECT_FILES = ('helper.py', 'problem_unittests.py', 'dlnd', 'requirements.txt')
 # Where the notebooks are published: their setup cell fetches the project from it, their badges open them from it.
-# python -m dlnd.release --repository OWNER/NAME writes another into the notebooks it releases.
+# python -m dlnd release --repository OWNER/NAME writes another into the notebooks it releases.
 PUBLISHED_REPOSITORY = 'dlnd-course/face-generation'
 FACE_NOTEBOOK = 'dlnd_face_generation.ipynb'  # gan_variants.ipynb's part 4 trains the DCGAN defined in it
 SETUP_CELL = '''\

@@ -5,7 +5,7 @@ import json
 import linecache
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent  # the project: helper.py, problem_unittests.py, dlnd/, the notebooks
 NOTEBOOK = ROOT / 'dlnd_face_generation.ipynb'
 VARIANTS_NOTEBOOK = ROOT / 'gan_variants.ipynb'
 GRADED = ('model_inputs', 'discriminator', 'generator', 'model_loss', 'model_opt')  # the face-generation notebook's
@@ -13,6 +13,13 @@ VARIANTS_GRADED = ('fc_discriminator', 'fc_generator', 'gan_loss', 'lsgan_loss',
                    'conditional_discriminator', 'conditional_model_loss', 'augment',
                    'augmented_model_loss')  # gan_variants.ipynb's
 _loads = itertools.count(1)
+
+
+def package_files():
+    """The project's code a submission or a Gradescope bundle carries, relative to ROOT: helper.py,
+    problem_unittests.py and every module of dlnd/ with its subpackages."""
+    modules = sorted(str(path.relative_to(ROOT)) for path in (ROOT / 'dlnd').rglob('*.py'))
+    return ['helper.py', 'problem_unittests.py'] + modules
 
 
 def read(notebook=NOTEBOOK):
@@ -80,3 +87,50 @@ def cell_settings(source):
 def notebook_settings(marker='mnist_dataset = helper.Dataset', notebook=NOTEBOOK):
     """The settings of the cell that contains `marker` (by default the MNIST training run)."""
     return cell_settings(next(s for s in cell_sources(notebook) if marker in s))
+
+
+# --- what a notebook's stored outputs show ------------------------------------------------------------
+
+def unit_test_cells(nb):
+    return [(k, cell) for k, cell in enumerate(code_cells(nb)) if 'tests.test_' in cell['source']]
+
+
+def stdout_of(cell):
+    return ''.join(''.join(o.get('text', '')) for o in cell.get('outputs', []) if o.get('name') == 'stdout')
+
+
+def images_in(cell):
+    """How many images (PNG or JPEG) the cell's outputs show."""
+    return sum(any(kind in o.get('data', {}) for kind in ('image/png', 'image/jpeg')) for o in cell.get('outputs', []))
+
+
+def error_names(cell):
+    """The exception names of the cell's error outputs."""
+    return [o['ename'] for o in cell.get('outputs', []) if o['output_type'] == 'error']
+
+
+def unit_test_problems(nb):
+    """Why the unit-test cells did not all pass (empty when they did)."""
+    problems = []
+    for k, cell in unit_test_cells(nb):
+        errors = error_names(cell)
+        if errors:
+            problems.append(f'the unit test in code cell {k + 1} failed ({errors[0]})')
+        elif 'Tests Passed' not in stdout_of(cell):
+            problems.append(f'the unit test in code cell {k + 1} has not passed (was it run?)')
+    return problems
+
+
+def completeness_problems(nb):
+    """Why the notebook does not count as run top to bottom (empty when it does)."""
+    cells = [(k, cell) for k, cell in enumerate(code_cells(nb)) if cell['source'].strip()]  # numbered as shown
+    unrun = [k + 1 for k, cell in cells if cell.get('execution_count') is None]
+    if unrun:
+        return [f'{len(unrun)} code cells were not run (the first is code cell {unrun[0]}); run all cells in order']
+    counts = [cell['execution_count'] for _, cell in cells]
+    problems = [] if counts == sorted(counts) else ['the cells were not run in order; restart and run all']
+    for k, cell in cells:
+        errors = error_names(cell)
+        if errors:
+            problems.append(f'code cell {k + 1} ended with an error ({errors[0]})')
+    return problems

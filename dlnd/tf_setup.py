@@ -71,7 +71,7 @@ def import_tensorflow():
         if on_cpu:
             tf2.config.optimizer.set_experimental_options(CPU_GRAPPLER)  # the default of every tf.Session()
         if os.environ.get('DLND_FORK_AFTER_IMPORT') == '1':
-            return tf  # no session yet: a process that forks after this keeps working (dlnd.learner_run)
+            return tf  # no session yet: a process that forks after this keeps working (dlnd.grading.learner_run)
         _warm_up(tf2)
         if held is not None and on_cpu and runtime['bfloat16_pass_logs'] is None and cpu_has_bfloat16():
             runtime['bfloat16_pass_logs'] = _bfloat16_pass_logs(tf2, held)

@@ -12,8 +12,8 @@ from PIL import Image
 
 import helper
 from conftest import Route
-from dlnd import celeba, download, mnist
-from dlnd.archive import extract_zip
+from dlnd.data import celeba, download, mnist
+from dlnd.data.archive import extract_zip
 from dlnd.fileio import DataError
 
 MNIST_GZ = [name + '.gz' for name in mnist.IDX_SHA256]
@@ -221,7 +221,7 @@ def test_pillows_draft_decode_gives_the_faces_simplejpeg_gives(shared_data, fold
 
 
 def test_without_simplejpeg_the_cache_is_built_with_pillow_and_says_so(tmp_path, shared_data, monkeypatch, capsys):
-    from dlnd import imageprep
+    from dlnd.data import imageprep
     monkeypatch.setattr(imageprep, 'simplejpeg', None)
     files = celeba_files(shared_data, 12)
     assert celeba.build_cache(files, tmp_path, workers=1) == (12, [])
@@ -418,7 +418,7 @@ def test_damaged_mnist_file_of_the_right_size_is_fetched_again(tmp_path, shared_
 
 
 def test_damaged_classifier_cache_is_trained_again(mnist_folder, tmp_path, monkeypatch):
-    from dlnd import mnist_classifier
+    from dlnd.gan import mnist_classifier
     folder = tmp_path / 'data'
     (folder / 'mnist').mkdir(parents=True)
     for name in mnist.IDX_SHA256:

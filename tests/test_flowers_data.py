@@ -9,8 +9,8 @@ from PIL import Image
 
 import helper
 from conftest import Route
-from dlnd import flowers
-from dlnd.archive import extract_tar
+from dlnd.data import flowers
+from dlnd.data.archive import extract_tar
 from dlnd.fileio import DataError
 
 

@@ -5,7 +5,7 @@ import pytest
 
 import helper
 import problem_unittests as tests
-from dlnd import gan_family
+from dlnd.gan import gan_family
 from dlnd.notebook import (VARIANTS_GRADED, VARIANTS_NOTEBOOK, cell_sources, definitions_source, load_functions,
                            load_variant_functions)
 from edits import assert_caught, case_ids, edited
@@ -247,7 +247,7 @@ def test_with_a_head_start_only_the_discriminator_trains_and_it_rejects_the_fake
 
 
 def test_the_conditional_accuracy_is_the_classifiers_reading(mnist_folder):
-    from dlnd.evaluation import MnistEvaluator
+    from dlnd.gan.evaluation import MnistEvaluator
     evaluator = MnistEvaluator(mnist_folder)
     test_images = np.asarray(evaluator.real[:1000])
 
@@ -264,7 +264,7 @@ def test_the_conditional_accuracy_is_the_classifiers_reading(mnist_folder):
 
 
 def test_the_augmented_dcgan_trains_on_flowers_and_probes_the_held_out_ones(flowers_folder):
-    from dlnd.evaluation import FlowersEvaluator
+    from dlnd.gan.evaluation import FlowersEvaluator
     f = load_variant_functions(tf)  # with the face-generation notebook's networks, as part 4 binds them
     flowers, evaluator = helper.Dataset('flowers', flowers_folder), FlowersEvaluator(flowers_folder)
     variant = gan_family.Variant('augmented', f['discriminator'], f['generator'], f['gan_loss'],

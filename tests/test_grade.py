@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from dlnd import grade, gradescope, sandbox
-from dlnd.notebook import NOTEBOOK, VARIANTS_NOTEBOOK, read
+import container
+from dlnd.grading import grade, sandbox
+from dlnd.grading.submission import LARGEST_NOTEBOOK, open_submission
+from dlnd.notebook import NOTEBOOK, read
 from learner_solutions import SOLUTIONS
 from test_review import with_solution, write
 
@@ -28,6 +30,8 @@ OTHER_LEARNER = f'another learner wrote this {uuid.uuid4().hex}'
 
 UNAVAILABLE = sandbox.unavailable()
 pytestmark = pytest.mark.skipif(UNAVAILABLE is not None, reason=f'no sandbox: {UNAVAILABLE}')
+# The project's own code and checks, which no submission may change.
+PROJECT_FILES = ['problem_unittests.py', 'helper.py'] + [str(p.relative_to(ROOT)) for p in (ROOT / 'dlnd').rglob('*.py')]
 
 
 def injected(nb, function, lines):
@@ -78,21 +82,31 @@ class Listener:
         self.udp.close()
 
 
+def appends_to_the_checks(text):
+    """Lines that append `text` to the checks' files, found as a learner would find them (sys.modules)."""
+    return ['import sys',
+            "for _name in ('problem_unittests', 'dlnd.grading.rubric', 'dlnd.checks.replay', 'dlnd.grading.results'):",
+            '    try:',
+            f'        open(sys.modules[_name].__file__, "a").write({text!r})',
+            '    except (KeyError, OSError):',
+            '        pass']
+
+
 def hostile_submissions(folder, port, outside_marker, other_notebook):
     reference = read(NOTEBOOK)
-    one_logit_per_batch = injected(reference, 'discriminator', [
-        'import sys, problem_unittests, dlnd.graph_checks, dlnd.replay',
+    one_logit_per_batch = injected(reference, 'discriminator', [*appends_to_the_checks('\nPATCHED = True\n'),
+        'import sys, problem_unittests, dlnd.checks.graph_checks, dlnd.checks.replay',
         'problem_unittests.check_function = lambda name, function: []',
-        'dlnd.graph_checks.check = lambda condition, message: None',
+        'dlnd.checks.graph_checks.check = lambda condition, message: None',
         "sys._getframe(1).f_globals['check'] = lambda condition, message: None",
         "[setattr(getattr(problem_unittests, t), 'check', lambda f, s: None) for t in dir(problem_unittests) "
         "if t.startswith('test_')]",
-        'dlnd.replay.record = lambda *args: {"passed": True}',
+        'dlnd.checks.replay.record = lambda *args: {"passed": True}',
         "print('Tests Passed')"])
     cell = next(c for c in one_logit_per_batch['cells'] if 'def discriminator(' in ''.join(c['source']))
     source = ''.join(cell['source'])
     # Loading the definitions switches every check of the learner's own process off, before any check runs.
-    cell['source'] = ('import problem_unittests as _tests\nimport dlnd.graph_checks as _checks\n'
+    cell['source'] = ('import problem_unittests as _tests\nimport dlnd.checks.graph_checks as _checks\n'
                       '_tests.check = _checks.check = lambda condition, message: None\n'
                       + source.replace('return tf.sigmoid(logits), logits',
                                        'logits = tf.reduce_mean(logits, axis=0, keepdims=True)\n'
@@ -129,7 +143,8 @@ def hostile_submissions(folder, port, outside_marker, other_notebook):
             '        connect()',
             '    except OSError:',
             '        pass',
-            'for target in (%r, "/project/helper.py", "/input/x.ipynb"):' % str(outside_marker),
+            'for target in (%r, "/project/helper.py", "/input/x.ipynb", %r):' % (str(outside_marker),
+                                                                              str(ROOT / 'helper.py')),
             '    try:',
             '        os.makedirs(os.path.dirname(target), exist_ok=True)',
             '        open(target, "w").write("written from the sandbox")',
@@ -137,20 +152,28 @@ def hostile_submissions(folder, port, outside_marker, other_notebook):
             '        pass',
             'found = [open(p, errors="replace").read() for top in ("/tmp", "/input", "/records", "/project", "/root", '
             '"/home", "/work", "/mnt", "/srv") for p in glob.glob(top + "/**/*.ipynb", recursive=True)]',
-            'found += [open(%r).read()] if os.path.exists(%r) else []' % (str(other_notebook), str(other_notebook)),
-            'filled = 0',
             'try:',
-            '    for k in range(8):',
-            '        with open(f"/scratch/fill{k}", "wb") as fill:',
-            '            for _ in range(100):',
-            '                filled += fill.write(b"x" * 2 ** 20)',
+            '    found += [open(%r).read()]' % str(other_notebook),
             'except OSError:',
             '    pass',
-            "assert False, f'filled={filled} home={os.environ.get(\"HOME\")} ' "
+            "assert False, f'home={os.environ.get(\"HOME\")} ' "
             "f'secret={os.environ.get(\"DLND_GRADER_SECRET\", \"absent\")} ' + 'files ' + "
             "repr([f[-200:] for f in found]) + ' env ' + repr(dict(os.environ))"]),
             'generator', ['raise RuntimeError("<img src=x onerror=\\"document.title=\'owned\'\\"><script>'
                           'document.title=\'owned\'</script>")']),
+        'fills_its_scratch': injected(reference, 'generator', [
+            'import os',
+            'filled = 0',
+            'try:',
+            '    for k in range(8):',
+            '        with open(os.path.join(os.environ["HOME"], f"fill{k}"), "wb") as fill:',
+            '            for _ in range(100):',
+            '                filled += fill.write(b"x" * 2 ** 20)',
+            'except OSError:',
+            '    pass',
+            'import time',
+            'time.sleep(2)  # the files stay a while',
+            "raise AssertionError(f'filled={filled}')"]),
     }
     paths = {name: write(nb, folder / f'{name}.ipynb') for name, nb in submissions.items()}
     (folder / 'not_json.ipynb').write_bytes(b'\x89PNG not a notebook at all')
@@ -164,13 +187,14 @@ def hostile_submissions(folder, port, outside_marker, other_notebook):
         link.external_attr = 0o120777 << 16
         archive.writestr(link, '/etc/shadow')
     with open(folder / 'huge.ipynb', 'wb') as huge:
-        huge.truncate(grade.LARGEST_NOTEBOOK + 1)
+        huge.truncate(LARGEST_NOTEBOOK + 1)
     return paths
 
 
-@pytest.fixture(scope='module')
-def hostile_batch(tmp_path_factory):
-    """One grading run over every hostile and broken submission, with the outside observers' findings."""
+@pytest.fixture(scope='module', params=[sandbox.BUBBLEWRAP, sandbox.USER])
+def hostile_batch(request, tmp_path_factory):
+    """One grading run over every hostile and broken submission, with the outside observers' findings: in the
+    bubblewrap sandbox, and as on a host without bubblewrap (a user of its own, cgroup limits)."""
     folder, out = tmp_path_factory.mktemp('submissions'), tmp_path_factory.mktemp('graded')
     outside_marker = tmp_path_factory.mktemp('outside') / 'marker' / 'written.txt'
     other = tmp_path_factory.mktemp('other_learner') / 'their.ipynb'
@@ -179,15 +203,23 @@ def hostile_batch(tmp_path_factory):
     try:
         hostile_submissions(folder, listener.port, outside_marker, other)
         environment = {**os.environ, 'DLND_GRADER_SECRET': SECRET}
-        run = subprocess.run([sys.executable, '-m', 'dlnd.grade', str(folder), '--out', str(out), '--workers', '2',
-                              '--timeout', '150', '--check-timeout', '10', '--memory', '1.5'],
-                             cwd=ROOT, env=environment, capture_output=True, text=True, timeout=1200)
+        command = [sys.executable, '-m', 'dlnd', 'grade', str(folder), '--out', str(out), '--workers', '2',
+                   '--timeout', '150', '--check-timeout', '10', '--memory', '1.5']
+        if request.param == sandbox.USER:
+            command, environment['DLND_BWRAP'] = container.command(command, docker=False), '/nonexistent/bwrap'
+        before = project_files()
+        run = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=1200)
     finally:
         listener.close()
     leftovers = [p for p in Path('/proc').glob('[0-9]*') if MARKER in _cmdline(p)]
     return {'run': run, 'out': out, 'received': listener.received, 'marker': outside_marker, 'leftovers': leftovers,
+            'isolation': request.param, 'project_changed': project_files() != before,
             'escaped': [p for p in (out.parent / 'escaped.txt', out / 'escaped.txt', folder.parent / 'escaped.txt')
                         if p.exists()]}
+
+
+def project_files():
+    return {name: (ROOT / name).read_bytes() for name in PROJECT_FILES}
 
 
 def _cmdline(proc):
@@ -210,8 +242,13 @@ def test_the_batch_finishes_with_a_result_for_every_submission(hostile_batch):
     assert run.returncode == 0, run.stderr[-3000:]
     names = {p.name for p in hostile_batch['out'].iterdir() if p.is_dir()}
     assert names == {'patches_the_checks', 'exits_early', 'kills_its_parent', 'loops_forever', 'memory_bomb',
-                     'floods_its_output', 'everything_else', 'not_json', 'not_ours', 'climbs_out', 'links_out', 'huge'}
-    assert 'graded 12 submissions' in run.stdout and '12 refused' not in run.stdout
+                     'floods_its_output', 'everything_else', 'fills_its_scratch', 'not_json', 'not_ours', 'climbs_out',
+                     'links_out', 'huge'}
+    assert 'graded 13 submissions' in run.stdout and '13 refused' not in run.stdout
+    isolation = {sandbox.BUBBLEWRAP: 'isolation: bubblewrap sandbox', sandbox.USER: 'isolation: a user of its own'}
+    assert isolation[hostile_batch['isolation']] in run.stderr
+    assert results_of(hostile_batch, 'exits_early')['output'].splitlines()[-1].startswith(
+        isolation[hostile_batch['isolation']])
     for name in names:
         for test in results_of(hostile_batch, name)['tests']:
             assert test['output'].split('\n')[0].strip(), (name, test)
@@ -220,6 +257,7 @@ def test_the_batch_finishes_with_a_result_for_every_submission(hostile_batch):
 
 def test_patching_the_checks_does_not_change_the_verdict(hostile_batch):
     found = checks_of(hostile_batch, 'patches_the_checks')
+    assert not hostile_batch['project_changed']
     assert found['discriminator']['status'] == 'failed'
     assert 'one logit per image' in found['discriminator']['output'] or 'shape' in found['discriminator']['output']
     assert found['model_inputs']['status'] == found['generator']['status'] == 'passed'
@@ -264,14 +302,26 @@ def test_nothing_reaches_the_network_the_disk_or_the_grader(hostile_batch):
     assert not hostile_batch['marker'].exists()
     assert hostile_batch['leftovers'] == []
     assert (ROOT / 'helper.py').read_text().count('written from the sandbox') == 0
+    assert not hostile_batch['project_changed']
     found = checks_of(hostile_batch, 'everything_else')
     message = found['discriminator']['output']
-    assert 'an assert in your own code failed' in message and 'home=/scratch secret=absent' in message
-    filled = int(re.search(r'filled=(\d+)', message)[1])
-    assert 0 < filled <= sandbox.Limits().scratch_bytes  # its scratch folder filled up, the disk did not
+    assert 'an assert in your own code failed' in message and 'secret=absent' in message
+    scratch = '/scratch' if hostile_batch['isolation'] == sandbox.BUBBLEWRAP else '/tmp/dlnd-scratch-'
+    assert f'home={scratch}' in message
     everything = (hostile_batch['out'] / 'everything_else' / 'results.json').read_text()
     assert SECRET not in everything and OTHER_LEARNER not in everything
     assert found['model_inputs']['status'] == 'passed'  # its forks and leftovers did not stop the grading
+
+
+def test_filling_the_disk_is_stopped_at_the_scratch_folders_size(hostile_batch):
+    found = checks_of(hostile_batch, 'fills_its_scratch')
+    assert found['generator']['status'] == 'failed' and found['discriminator']['status'] == 'passed'
+    if hostile_batch['isolation'] == sandbox.BUBBLEWRAP:  # a folder in memory of a fixed size: the writes fail
+        filled = int(re.search(r'filled=(\d+)', found['generator']['output'])[1])
+        assert 0 < filled <= sandbox.Limits().scratch_bytes
+    else:  # on the disk: counted from outside, and the command stopped
+        assert 'stopped for writing more than 512 MB of files' in results_of(hostile_batch, 'fills_its_scratch')['output']
+    assert not list(Path('/tmp').glob('dlnd-scratch-*/fill*'))
 
 
 def test_bad_files_are_refused_in_one_line(hostile_batch):
@@ -286,7 +336,7 @@ def test_bad_files_are_refused_in_one_line(hostile_batch):
 
 def test_grades_csv_has_a_row_per_submission_and_a_column_per_test(hostile_batch):
     rows = list(csv.DictReader((hostile_batch['out'] / 'grades.csv').open()))
-    assert len(rows) == 12
+    assert len(rows) == 13
     row = next(r for r in rows if r['submission'] == 'patches_the_checks')
     assert row['discriminator'] == '0.0' and row['model_inputs'] == '1.0' and row['max_score'] == '10.0'
     assert 'memory limit' in next(r for r in rows if r['submission'] == 'memory_bomb')['problems']
@@ -324,24 +374,24 @@ def test_learner_solutions_get_the_in_process_verdicts_without_the_sandbox_too(s
             expected[name] = ('passed', tests.check_function(name, load_functions(tests.tf, notebook=path)[name]))
         except AssertionError as e:
             expected[name] = ('failed', str(e))
-    for sandboxed in (True, False):
-        graded = grade.grade_notebook(path, sandboxed=sandboxed)
-        found = {key: ('passed' if met else 'failed', suggestions if met else reason)
-                 for key, _, met, reason, suggestions in graded['lines'] if key in GRADED}
-        assert found == expected, sandboxed
+    for isolation in (sandbox.BUBBLEWRAP, sandbox.NONE):
+        graded = grade.grade_notebook(path, isolation=isolation)
+        found = {line.key: ('passed' if line.met else 'failed', list(line.suggestions) if line.met else line.reason)
+                 for line in graded.lines if line.key in GRADED}
+        assert found == expected, isolation
 
 
 def test_a_judging_server_judges_request_after_request_and_is_replaced_when_it_dies(tmp_path):
     import signal
-    from dlnd.review import RUBRIC
+    from dlnd.grading.rubric import RUBRIC
     limits = sandbox.Limits()
     (tmp_path / 'input').mkdir()
-    notebook, rubric = grade.open_submission(NOTEBOOK, tmp_path / 'input')
-    records, problems = grade._record(tmp_path, notebook, rubric, limits, True, 120, 2)
+    notebook, rubric = open_submission(NOTEBOOK, tmp_path / 'input')
+    records, problems = grade._record(tmp_path, notebook, rubric, limits, sandbox.BUBBLEWRAP, 120, 2)
     assert problems == []
-    with grade.Judges(limits, True, 2) as judges:
+    with grade.Judges(limits, sandbox.BUBBLEWRAP, 2) as judges:
         lines, why = judges.judge(notebook, records, 120)
-        assert why is None and [key for key, _, met, _, _ in lines if met] == [key for key, _, _ in RUBRIC]
+        assert why is None and [line.key for line in lines if line.met] == [key for key, _, _ in RUBRIC]
         first = judges.local.server
         # a judgement past its time limit: that child is stopped, the server goes on
         assert judges.judge(notebook, records, 0.2) == (None, 'judging took longer than 0 s')
@@ -369,28 +419,14 @@ def test_the_cpu_time_of_all_its_processes_together_is_limited():
 
 def test_without_the_sandbox_the_grader_refuses_unless_told(tmp_path):
     environment = {**os.environ, 'DLND_BWRAP': '/nonexistent/bwrap'}
-    refused = subprocess.run([sys.executable, '-m', 'dlnd.grade', str(NOTEBOOK), '--out', str(tmp_path)],
-                             cwd=ROOT, env=environment, capture_output=True, text=True)
-    assert refused.returncode == 2 and 'refusing to grade: the sandbox is not available' in refused.stderr
-    assert 'bubblewrap' in refused.stderr and not any(tmp_path.iterdir())
+    refused = subprocess.run([sys.executable, '-m', 'dlnd', 'grade', str(NOTEBOOK), '--out', str(tmp_path),
+                              '--isolation', 'bubblewrap'], cwd=ROOT, env=environment, capture_output=True, text=True)
+    assert refused.returncode == 2 and 'refusing to grade: no sandbox can run here' in refused.stderr
+    assert 'bubblewrap (/nonexistent/bwrap) is not installed' in refused.stderr and not any(tmp_path.iterdir())
 
 
-def test_gradescope_autograder_runs_in_a_simulated_tree(tmp_path):
-    bundle = gradescope.bundle(tmp_path / 'autograder.zip')
-    root = tmp_path / 'autograder'
-    with zipfile.ZipFile(bundle) as archive:
-        archive.extractall(root / 'source')
-        assert {'setup.sh', 'run_autograder', 'problem_unittests.py', 'dlnd/grade.py'} <= set(archive.namelist())
-        assert (archive.getinfo('run_autograder').external_attr >> 16) & 0o111
-    (root / 'submission').mkdir()
-    with zipfile.ZipFile(root / 'submission' / 'submission.zip', 'w') as archive:
-        archive.write(VARIANTS_NOTEBOOK, 'gan_variants.ipynb')
-        archive.write(NOTEBOOK, 'dlnd_face_generation.ipynb')
-    run = subprocess.run(['bash', str(root / 'source' / 'run_autograder')], capture_output=True, text=True,
-                         env={**os.environ, 'AUTOGRADER_ROOT': str(root), 'PYTHON': sys.executable}, timeout=600)
-    assert run.returncode == 0, run.stderr[-2000:]
-    results = json.loads((root / 'results' / 'results.json').read_text())
-    names = [test['name'] for test in results['tests']]
-    assert 'fc_discriminator' in names and 'augmented_model_loss' in names and len(names) == 14
-    assert results['score'] == 14 and all(t['status'] == 'passed' for t in results['tests'])
-    assert 'GAN family notebook: 14 of 14 rubric lines met' in results['output']
+def test_the_old_command_lines_still_grade():
+    """`python -m dlnd.grade` (the layout before the subpackages) is `python -m dlnd grade`."""
+    for command in (['dlnd.grade'], ['dlnd', 'grade'], ['dlnd.grading.grade']):
+        shown = subprocess.run([sys.executable, '-m', *command, '--help'], cwd=ROOT, capture_output=True, text=True)
+        assert shown.returncode == 0 and '--isolation' in shown.stdout, (command, shown.stderr[-500:])

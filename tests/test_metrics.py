@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 
 import helper
-from dlnd import evaluation, metrics, mnist
-from dlnd.dataset import to_unit_range
-from dlnd.evaluation import CelebaEvaluator, MnistEvaluator
-from dlnd.mnist_classifier import MIN_ACCURACY, accuracy_on_test_set, load_or_train
+from dlnd.gan import evaluation, metrics
+from dlnd.data import mnist
+from dlnd.data.dataset import to_unit_range
+from dlnd.gan.evaluation import CelebaEvaluator, MnistEvaluator
+from dlnd.gan.mnist_classifier import MIN_ACCURACY, accuracy_on_test_set, load_or_train
 
 
 def test_frechet_distance_of_gaussians_matches_the_formula():
@@ -103,8 +104,8 @@ def test_celeba_evaluator_names_each_level(celeba_folder):
 
 
 def test_median_nearest_distance_and_closeness_to_the_training_flowers(flowers_folder):
-    from dlnd.evaluation import FlowersEvaluator
-    from dlnd.metrics import median_nearest_distance
+    from dlnd.gan.evaluation import FlowersEvaluator
+    from dlnd.gan.metrics import median_nearest_distance
     points = np.array([[0.0, 0.0], [3.0, 4.0], [13.0, 0.0]])
     assert median_nearest_distance(points, np.array([[0.0, 1.0], [3.0, 0.0]])) == 4.0  # of 1, 4 and 10 (mean 5)
     evaluator = FlowersEvaluator(flowers_folder)
@@ -113,7 +114,7 @@ def test_median_nearest_distance_and_closeness_to_the_training_flowers(flowers_f
 
 
 def test_the_flowers_floor_scores_each_disjoint_set_of_training_photographs(flowers_folder):
-    from dlnd.evaluation import FlowersEvaluator
+    from dlnd.gan.evaluation import FlowersEvaluator
     evaluator = FlowersEvaluator(flowers_folder)
     floor = evaluator.real_floor()
     assert len(floor) == len(evaluator.training) // len(evaluator.real) == 3  # 655 training, 164 held out

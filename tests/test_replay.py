@@ -7,7 +7,7 @@ import pytest
 import problem_unittests as tests
 import test_gan_variants as variants
 import test_problem_unittests as face
-from dlnd import replay
+from dlnd.checks import replay
 from dlnd.notebook import GRADED, VARIANTS_GRADED
 from edits import edited
 from learner_solutions import SOLUTIONS

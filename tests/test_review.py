@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dlnd import release, review, submit
+from dlnd.course import release, submit
+
+from dlnd.grading import review, rubric
 from dlnd.hosted import PUBLISHED_REPOSITORY
 from dlnd.notebook import NOTEBOOK, VARIANTS_NOTEBOOK, read
 from learner_solutions import SOLUTIONS
@@ -46,7 +48,7 @@ def cleared_from(nb, first_cleared):
 def failing_lines(path):
     results = review.review(path)
     assert len(results) == len(LINES)
-    return {name for name, index in LINES.items() if not results[index][1]}
+    return {name for name, index in LINES.items() if not results[index].met}
 
 
 def with_solution(reference, solution):
@@ -90,9 +92,9 @@ def test_typical_mistakes_fail_exactly_their_lines(reference, tmp_path, old, new
 @pytest.mark.parametrize('style', sorted(SOLUTIONS))
 def test_learners_solutions_meet_every_line(reference, tmp_path, style):
     results = review.review(write(with_solution(reference, SOLUTIONS[style][0]), tmp_path / f'{style}.ipynb'))
-    assert [line for line, met, _, _ in results if not met] == []
+    assert [line.line for line in results if not line.met] == []
     expected = {name: words for name, words in SOLUTIONS[style][1].items()}
-    suggestions = {line.split(':')[0]: found for line, _, _, found in results if found}
+    suggestions = {line.line.split(':')[0]: list(line.suggestions) for line in results if line.suggestions}
     assert {name: len(found) for name, found in suggestions.items() if not name.startswith('train')} == \
         {name: len(words) for name, words in expected.items()}, suggestions
     rate_advice = [s for s in suggestions.get('train prints both losses and shows generator output every 100 '
@@ -105,14 +107,11 @@ def train_verdict(reference, tmp_path, old=None, new=None):
     (here in this process: the edits are ours) and judged from that record."""
     import numpy as np
     import problem_unittests
-    from dlnd import learner_run
+    from dlnd.grading import learner_run
     from dlnd.notebook import load_functions
     path = edited(reference, tmp_path, old, new) if old else write(reference, tmp_path / 'reference.ipynb')
     record = learner_run.run_train(load_functions(problem_unittests.tf, notebook=path), np, problem_unittests.tf)
-    records = tmp_path / 'records'
-    records.mkdir()
-    (records / 'train.json').write_text(json.dumps(record))
-    return review.train_behaves(review.Submission(path, records)), record
+    return rubric.train_behaves(rubric.Submission(path, {'train.json': json.dumps(record)})), record
 
 
 @pytest.mark.parametrize('old, new', [
@@ -122,9 +121,9 @@ def train_verdict(reference, tmp_path, old=None, new=None):
      'for _ in range(data_shape[0] // batch_size):\n            epoch_i, batch_images = next(batches)'),
 ], ids=['reference', 'grids-from-batch-1', 'next-in-a-range'])
 def test_train_that_shows_a_grid_every_100_batches_passes_and_stops_early(reference, tmp_path, old, new):
-    (met, reason, *_), record = train_verdict(reference, tmp_path, old, new)
-    assert met, reason
-    assert record['batches'] == review.ENOUGH_BATCHES < review.TRAIN_BATCHES and record['error'] is None
+    verdict, record = train_verdict(reference, tmp_path, old, new)
+    assert verdict.met, verdict.reason
+    assert record['batches'] == rubric.ENOUGH_BATCHES < rubric.TRAIN_BATCHES and record['error'] is None
     assert record['shown_at'] == ([100] if old is None or 'next' in new else [1, 101])
 
 
@@ -139,17 +138,15 @@ def test_train_that_shows_a_grid_every_100_batches_passes_and_stops_early(refere
 ], ids=['every-150', 'only-at-the-end', 'no-losses', 'stops-at-50', 'raises'])
 def test_train_that_does_not_show_every_100_batches_or_print_losses_fails_saying_so(reference, tmp_path, old, new,
                                                                                       words):
-    (met, reason, *_), _ = train_verdict(reference, tmp_path, old, new)
-    assert not met and words in reason, reason
+    verdict, _ = train_verdict(reference, tmp_path, old, new)
+    assert not verdict.met and words in verdict.reason, verdict.reason
 
 
 def test_a_train_record_the_grader_did_not_write_fails_in_one_line(reference, tmp_path):
-    records = tmp_path / 'records'
-    records.mkdir()
-    (records / 'train.json').write_text(json.dumps({'defined': True, 'batches': 201, 'shown_at': 'all of them',
-                                                    'printed': 'd_loss g_loss', 'error': None}))
-    met, reason = review.train_behaves(review.Submission(write(reference, tmp_path / 'nb.ipynb'), records))
-    assert not met and reason == "train's record is not one the grader wrote"
+    records = {'train.json': json.dumps({'defined': True, 'batches': 201, 'shown_at': 'all of them',
+                                         'printed': 'd_loss g_loss', 'error': None})}
+    verdict = rubric.train_behaves(rubric.Submission(write(reference, tmp_path / 'nb.ipynb'), records))
+    assert verdict == rubric.Verdict(False, "train's record is not one the grader wrote")
 
 
 VARIANT_LINES = ['fc_discriminator', 'fc_generator', 'gan_loss', 'lsgan_loss', 'conditional_generator',
@@ -161,7 +158,7 @@ VARIANT_OUTPUT_LINES = {'unit tests', 'gradients', 'comparison', 'conditional di
 def failing_variant_lines(path):
     results = review.review(path)
     assert len(results) == len(VARIANT_LINES)
-    return {name for name, (_, met, _, _) in zip(VARIANT_LINES, results) if not met}
+    return {name for name, line in zip(VARIANT_LINES, results) if not line.met}
 
 
 def test_the_variants_notebook_meets_every_line():
@@ -195,12 +192,12 @@ def with_flowers_row(nb, name, values):
 
 def test_the_flowers_line_requires_augmentation_within_2x_of_real_and_only_reports_without(tmp_path):
     nb = read(VARIANTS_NOTEBOOK)
-    line = review.VARIANTS_RUBRIC[VARIANT_LINES.index('flowers')][2]
+    line = rubric.VARIANTS_RUBRIC[VARIANT_LINES.index('flowers')][2]
     plain_better = write(with_flowers_row(nb, 'DCGAN', [20.0, 20.0, 100.0]), tmp_path / 'plain.ipynb')
-    assert line(review.Submission(plain_better))[0]
+    assert line(rubric.Submission(plain_better)).met
     too_far = write(with_flowers_row(nb, 'DCGAN + DiffAugment', [60.0, 40.0, 150.0]), tmp_path / 'far.ipynb')
-    met, why = line(review.Submission(too_far))
-    assert not met and 'with augmentation 60.0 / 40.0 / 150.0' in why
+    verdict = line(rubric.Submission(too_far))
+    assert not verdict.met and 'with augmentation 60.0 / 40.0 / 150.0' in verdict.reason
 
 
 def test_an_unrun_variants_notebook_fails_the_output_lines(tmp_path):
@@ -214,12 +211,12 @@ def test_the_variants_submission_carries_the_face_notebook_it_reads(tmp_path):
 
 
 def test_training_cells_are_the_cells_that_call_train():
-    assert review.calls_train('%matplotlib inline\nhistory = train(1, 64, get_batches)\n')
-    assert review.calls_train('print(train(1, 64))')
-    assert not review.calls_train('def show(sess):\n    """train() passes its sampler."""\n    return sess\n')
-    assert not review.calls_train('# then call train(...)\nx = 1\n')
-    assert not review.calls_train('def train(epochs):\n    return train(epochs - 1)\n')
-    assert not review.calls_train('model.train(1)')
+    assert rubric.calls_train('%matplotlib inline\nhistory = train(1, 64, get_batches)\n')
+    assert rubric.calls_train('print(train(1, 64))')
+    assert not rubric.calls_train('def show(sess):\n    """train() passes its sampler."""\n    return sess\n')
+    assert not rubric.calls_train('# then call train(...)\nx = 1\n')
+    assert not rubric.calls_train('def train(epochs):\n    return train(epochs - 1)\n')
+    assert not rubric.calls_train('model.train(1)')
 
 
 def test_unrun_and_half_run_notebooks_fail_the_output_lines(reference, tmp_path):
@@ -234,7 +231,7 @@ def test_submission_zip_holds_what_a_reviewer_expects(tmp_path):
     archive = submit.build(NOTEBOOK, tmp_path / 'submission.zip')
     names = set(zipfile.ZipFile(archive).namelist())
     assert {'dlnd_face_generation.ipynb', 'dlnd_face_generation.html', 'helper.py', 'problem_unittests.py',
-            'dlnd/dataset.py'} <= names
+            'dlnd/data/dataset.py'} <= names
     html = zipfile.ZipFile(archive).read('dlnd_face_generation.html').decode()
     assert 'Tests Passed' in html and '<img' in html
 

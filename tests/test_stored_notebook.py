@@ -4,7 +4,7 @@ import re
 import pytest
 
 from dlnd.notebook import NOTEBOOK, VARIANTS_NOTEBOOK, cell_settings, code_cells, read
-from dlnd.submit import completeness_problems, images_in, stdout_of, unit_test_problems
+from dlnd.notebook import completeness_problems, images_in, stdout_of, unit_test_problems
 
 
 def cell_running(marker):

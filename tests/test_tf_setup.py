@@ -114,7 +114,7 @@ def test_this_tensorflow_was_probed_for_runtime_logs_where_the_cpu_has_bfloat16(
 
 
 def test_the_probe_runs_once_however_often_tensorflow_is_imported():
-    # helper, problem_unittests and dlnd.graph_checks each call import_tensorflow(); the probe is a session run.
+    # helper, problem_unittests and dlnd.checks.graph_checks each call import_tensorflow(); the probe is a session run.
     script = ('from unittest import mock\nimport helper\nfrom dlnd import tf_setup\n'
               'with mock.patch.object(tf_setup, "_bfloat16_pass_logs", wraps=tf_setup._bfloat16_pass_logs) as probe:\n'
               '    helper.import_tensorflow()\n    import problem_unittests\n    helper.import_tensorflow()\n'

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import helper
-from dlnd.generate import generate
+from dlnd.gan.generate import generate
 from dlnd.notebook import load_functions
 
 os.environ.setdefault('MPLBACKEND', 'Agg')

@@ -1,22 +1,13 @@
 """Zip and tar extraction that checks an archive before trusting it."""
 import gzip
 import shutil
-import stat
 import tarfile
 import tempfile
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from .fileio import CHUNK_BYTES, DataError, file_digest
-
-
-def unsafe_member(info):
-    """'path' for a zip member that would land outside the target folder, 'link' for a link, else None."""
-    name = info.filename.replace('\\', '/')
-    if name.startswith('/') or (len(name) > 1 and name[1] == ':') or '..' in PurePosixPath(name).parts:
-        return 'path'
-    return 'link' if stat.S_ISLNK(info.external_attr >> 16) else None
+from ..fileio import CHUNK_BYTES, DataError, file_digest, unsafe_member
 
 
 def check_member(zip_path, info):

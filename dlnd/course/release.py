@@ -1,6 +1,6 @@
 """Build the learner's notebook from the reference solution.
 
-    python -m dlnd.release [dlnd_face_generation.ipynb | gan_variants.ipynb] [-o release/NAME.ipynb]
+    python -m dlnd release [dlnd_face_generation.ipynb | gan_variants.ipynb] [-o release/NAME.ipynb]
                            [--repository OWNER/NAME]
 
 Every block between '### BEGIN SOLUTION' and '### END SOLUTION' becomes a '# TODO: Implement Function'
@@ -14,9 +14,9 @@ import json
 import re
 from pathlib import Path
 
-from .fileio import atomic_path
-from .hosted import PUBLISHED_REPOSITORY
-from .notebook import NOTEBOOK, read
+from ..fileio import atomic_path
+from ..hosted import PUBLISHED_REPOSITORY
+from ..notebook import NOTEBOOK, read
 
 BEGIN, END = '### BEGIN SOLUTION', '### END SOLUTION'
 STUB = ('# TODO: Implement Function', 'return None')

@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image
 
 from . import celeba, flowers, mnist
-from .fileio import DataError
+from ..fileio import DataError
 
 DATASETS = {'mnist': (mnist, 'L'), 'celeba': (celeba, 'RGB'), 'flowers': (flowers, 'RGB')}
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .fileio import CHUNK_BYTES, DataError, atomic_path
+from ..fileio import CHUNK_BYTES, DataError, atomic_path
 
 SOURCE_ENV = 'DLND_DATA_SOURCE'  # a local folder or base URL tried before the public mirrors
 TIMEOUT_S = 30

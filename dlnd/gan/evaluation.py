@@ -1,8 +1,8 @@
 """Metric callables for training: each takes generated images in [-1, 1] and returns named numbers.
 
-Run as a command, it scores a .npy of generated images (from dlnd.generate, say):
+Run as a command, it scores a .npy of generated images (from dlnd.gan.generate, say):
 
-    python -m dlnd.evaluation mnist_samples.npy [--data data]
+    python -m dlnd evaluate mnist_samples.npy [--data data]
 
 MNIST (1 channel): the metrics of the first 1,000 images, and each class's share over all of them
 (10,000 images pin a share down to about 0.3 points). CelebA (3 channels): SWD of the first 1,000.
@@ -12,9 +12,11 @@ import sys
 
 import numpy as np
 
-from . import celeba, flowers, metrics, mnist
-from .dataset import to_unit_range
-from .fileio import DataError
+from ..data import celeba, flowers, mnist
+
+from . import metrics
+from ..data.dataset import to_unit_range
+from ..fileio import DataError
 from .mnist_classifier import load_or_train
 
 EVAL_IMAGES = 1000
@@ -103,7 +105,7 @@ def load_samples(path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('samples', help='.npy of generated images, e.g. from python -m dlnd.generate')
+    parser.add_argument('samples', help='.npy of generated images, e.g. from python -m dlnd generate')
     parser.add_argument('--data', default='data', help='the data folder with MNIST or the CelebA cache')
     args = parser.parse_args(argv)
     images = load_samples(args.samples)

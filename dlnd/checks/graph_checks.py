@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .tf_setup import import_tensorflow
+from ..tf_setup import import_tensorflow
 
 tf = import_tensorflow()
 
@@ -56,8 +56,9 @@ def run_check(check_function, function):
     return list(dict.fromkeys(suggestions))
 
 
+# This module, the replay beside it and problem_unittests.py at the project's top (two folders up).
 CHECK_FILES = {str(Path(__file__).resolve()), str(Path(__file__).resolve().parent / 'replay.py'),
-               str(Path(__file__).resolve().parent.parent / 'problem_unittests.py')}
+               str(Path(__file__).resolve().parents[2] / 'problem_unittests.py')}
 
 
 def check_file(filename):

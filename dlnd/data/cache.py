@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 
-from .fileio import atomic_path, file_digest
+from ..fileio import atomic_path, file_digest
 
 
 def write(npy_path, json_path, images, record):

@@ -1,7 +1,7 @@
 """CelebA: find or fetch the aligned JPEGs, then crop and shrink them once into a uint8 cache.
 
 The cache (celeba_28x28.npy, memory-mapped) sits beside a JSON file that records what it
-was built from, its size, header and checksum (dlnd.imageprep, dlnd.cache); a different file
+was built from, its size, header and checksum (dlnd.data.imageprep, dlnd.data.cache); a different file
 list, crop or size rebuilds it, and so does a cache that no longer matches its record.
 """
 import functools
@@ -36,15 +36,8 @@ crop_box = functools.partial(imageprep.crop_box, crop=CROP)
 list_images = imageprep.list_images
 
 
-def cache_paths(data_path):
-    stem = Path(data_path) / f'celeba_{IMAGE_SIZE}x{IMAGE_SIZE}'
-    return stem.with_suffix('.npy'), stem.with_suffix('.json')
-
-
-def image_folders(root):
-    """The aligned-image folders directly under `root` or `root/celeba`."""
-    root = Path(root)
-    return [base / name for base in (root, root / 'celeba') for name in FOLDER_NAMES if (base / name).is_dir()]
+PHOTOS = imageprep.PhotoSet('CelebA', 'celeba', CROP, FOLDER_NAMES, places=('', 'celeba'))
+cache_paths, image_folders = PHOTOS.cache_paths, PHOTOS.image_folders
 
 
 def build_cache(files, data_path, workers=None, use_simplejpeg=None):
@@ -60,13 +53,12 @@ def load_images(data_path, split='train'):
     """uint8 array (n, 28, 28, 3), memory-mapped from the cache (rebuilt first, saying why, if damaged)."""
     if split != 'train':
         raise ValueError(f'CelebA has one split, train; got {split!r}')
-    return imageprep.load(*cache_paths(data_path), lambda: prepare(data_path), 'CelebA')
+    return PHOTOS.load(data_path, find_or_fetch_folders)
 
 
 def prepare(data_path, workers=None):
     """Make the CelebA cache ready under data_path, rebuilding it when its sources changed or it is damaged."""
-    return imageprep.prepare(*cache_paths(data_path), lambda: find_or_fetch_folders(data_path), CROP, 'CelebA',
-                             workers)
+    return PHOTOS.prepare(data_path, find_or_fetch_folders, workers)
 
 
 def find_or_fetch_folders(data_path):

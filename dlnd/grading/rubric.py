@@ -1,33 +1,37 @@
-"""Check a notebook against the project's review rubric, line by line.
+"""The review rubric, line by line, and how each line is judged from what a submission left.
 
-    python -m dlnd.review [dlnd_face_generation.ipynb | gan_variants.ipynb] [--no-sandbox]
-
-The notebook is graded as dlnd.grade grades a class: its code runs in a sandbox under the graded checks
-(dlnd.learner_run), and this module judges the record it leaves (`judge`), in a process where no learner code
-runs. The graded functions are judged by the graphs they build (the checks of problem_unittests, replayed by
-dlnd.replay) and by what `train` printed and showed on random data; training and quality by the notebook's
-stored outputs. Nothing is judged by the text of the code. What the rubric requires decides a line; what the
-course's reviewers only recommended (label smoothing, leaky ReLU, Adam with beta1 0.5, ...) is printed as a
-suggestion under a line that is met. Exits 1 when a line is not met.
+A graded function's line is judged by the graphs it builds: the checks of problem_unittests, replayed
+(dlnd.checks.replay) on the record its code left in its sandbox (dlnd.grading.learner_run). train's line by what
+train printed and showed on random data; training and quality by the notebook's stored outputs. Nothing is
+judged by the text of the code, and nothing here runs the notebook's code. What the rubric requires decides a
+line; what the course's reviewers only recommended (label smoothing, leaky ReLU, Adam with beta1 0.5, ...) is a
+suggestion under a line that is met.
 """
-import argparse
 import ast
 import contextlib
+import dataclasses
 import io
 import json
-import os
 import re
-import sys
-from pathlib import Path
 
-from .notebook import GRADED, NOTEBOOK, cell_settings, code_cells, parse_cell, read
-from .submit import completeness_problems, images_in, stdout_of, unit_test_problems
+from ..notebook import (
+    GRADED,
+    cell_settings,
+    code_cells,
+    completeness_problems,
+    images_in,
+    parse_cell,
+    read,
+    stdout_of,
+    unit_test_problems,
+)
+from .inside import Ended
 
 HYPERPARAMETER_RANGES = {'batch_size': (16, 256), 'z_dim': (32, 256), 'learning_rate': (1e-5, 1e-3),
                          'beta1': (0.1, 0.9)}
 LOSS_PATTERNS = (r'(?i)d(iscriminator)?[ _]loss', r'(?i)g(enerator)?[ _]loss')
 SHOW_EVERY = 100  # batches: the rubric's "shows generator output every 100 batches"
-TRAIN_BATCHES, ENOUGH_BATCHES = 201, 102  # train's run on random data (dlnd.learner_run.run_train)
+TRAIN_BATCHES, ENOUGH_BATCHES = 201, 102  # train's run on random data (dlnd.grading.learner_run.run_train)
 
 
 def longest_gap(shown_at, batches):
@@ -54,31 +58,57 @@ def calls_train(source):
                for statement in top_level for node in ast.walk(statement))
 
 
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """What one rubric check decided: met or not, why in one line, and advice for a solution that meets it."""
+    met: bool
+    reason: str
+    suggestions: tuple = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class GradedLine:
+    """One rubric line, judged: its key (the graded function's name, or a short name), the line as the rubric
+    words it, and the verdict."""
+    key: str
+    line: str
+    met: bool
+    reason: str
+    suggestions: tuple = ()
+
+    @classmethod
+    def from_dict(cls, data):
+        """Read back from JSON (the judging server's answer): exactly these fields, of these types."""
+        line = cls(**data)
+        if not (all(isinstance(v, str) for v in (line.key, line.line, line.reason)) and isinstance(line.met, bool)):
+            raise TypeError('a graded line of the wrong types')
+        return dataclasses.replace(line, suggestions=tuple(str(s) for s in line.suggestions))
+
+
 class Submission:
     """What the checks look at: the notebook's cells, and the records its code left in its sandbox
-    (dlnd.learner_run). Nothing here runs the notebook's code."""
+    (dlnd.grading.learner_run: {file name: text}). Nothing here runs the notebook's code."""
 
-    def __init__(self, path, records=None):
-        self.path, self.nb = Path(path), read(path)
+    def __init__(self, notebook, records=None):
+        self.nb = read(notebook) if not isinstance(notebook, dict) else notebook
         self.cells = code_cells(self.nb)
-        self.records = Path(records) if records else None
+        self.records = records or {}
 
     def record(self, name):
         """(the record of `name`'s run, None if there is none or the notebook's code did not load; why)."""
-        path, status = self.records / f'{name}.json', self.records / f'{name}.status.json'
         try:
-            data = _object(json.loads(path.read_text()))
-        except (OSError, ValueError, RecursionError):
+            data = _object(json.loads(self.records[f'{name}.json']))
+        except (KeyError, TypeError, ValueError, RecursionError):
             pass
         else:
             if 'load_error' in data:
                 return None, f"the notebook's code does not run: {data['load_error']}"
             return data, ''
         try:
-            ended = _object(json.loads(status.read_text()))
-        except (OSError, ValueError, RecursionError):
+            ended = Ended.from_dict(_object(json.loads(self.records[f'{name}.status.json'])))
+        except (KeyError, TypeError, ValueError, RecursionError):
             return None, f"{name} has no result: the sandbox running the notebook's code stopped before its check ended"
-        return None, f'{name} {ended_as(ended)}, before its result was written'
+        return None, f'{name} {ended.in_words()}, before its result was written'
 
     def training_cells(self):
         """Cells whose top-level code calls train() (a mention in a docstring or comment does not count)."""
@@ -95,88 +125,75 @@ def _object(data):
     return data
 
 
-def ended_as(ended):
-    """How a child of dlnd.learner_run ended, in words."""
-    if ended.get('timed_out'):
-        return f"ran past its time limit of {ended.get('limit', 0):.0f} s and was stopped (an endless loop?)"
-    signal_name = ended.get('signal')
-    if signal_name == 'SIGXCPU':
-        return 'used up its CPU time and was stopped'
-    if signal_name == 'SIGKILL':
-        return 'was killed (at the memory limit, or by the notebook\'s own code)'
-    if signal_name:
-        return f'was ended by {signal_name}'
-    return f"ended with exit status {ended.get('exit')} (sys.exit or os._exit in the notebook's code?)"
-
-
 def graded(name):
     """The rubric line of a graded function: its check in problem_unittests, replayed from the record of the
-    notebook's run (dlnd.replay), with the check's suggestions."""
+    notebook's run (dlnd.checks.replay), with the check's suggestions."""
     def check(sub):
         import problem_unittests
-        from . import replay
+
+        from ..checks import replay
         record, missing = sub.record(name)
         if record is None:
-            return False, missing
+            return Verdict(False, missing)
         if record.get('undefined'):
-            return False, f'{name} is not defined'
+            return Verdict(False, f'{name} is not defined')
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 suggestions = replay.replay(getattr(problem_unittests, f'test_{name}').check, name, record)
         except AssertionError as e:
-            return False, str(e)
+            return Verdict(False, str(e))
         except Exception as e:
-            return False, f'{name} raised {describe(e)}'
-        return True, 'the graph it builds passes every graded check', suggestions
+            return Verdict(False, f'{name} raised {describe(e)}')
+        return Verdict(True, 'the graph it builds passes every graded check', tuple(suggestions))
     check.function = name
     return check
 
 
 def unit_tests_ran(sub):
     problems = completeness_problems(sub.nb) + unit_test_problems(sub.nb)
-    return (False, '; '.join(problems)) if problems else (True, 'every unit-test cell printed Tests Passed')
+    return Verdict(not problems, '; '.join(problems) or 'every unit-test cell printed Tests Passed')
 
 
 def train_behaves(sub):
-    """train, run on random data in the sandbox (dlnd.learner_run.run_train): it must print both losses and show
+    """train, run on random data in the sandbox (dlnd.grading.learner_run.run_train): it must print both losses and show
     the generator every 100 batches."""
     data, missing = sub.record('train')
     if data is None:
-        return False, missing
+        return Verdict(False, missing)
     if not data.get('defined'):
-        return False, 'train or show_generator_output is not defined'
+        return Verdict(False, 'train or show_generator_output is not defined')
     if data.get('error'):
-        return False, f"train failed on random data: {data['error']}"
+        return Verdict(False, f"train failed on random data: {data['error']}")
     try:
         batches, shown_at, printed = int(data['batches']), [int(p) for p in data['shown_at']], str(data['printed'])
     except (KeyError, TypeError, ValueError):
-        return False, "train's record is not one the grader wrote"
+        return Verdict(False, "train's record is not one the grader wrote")
     if batches < ENOUGH_BATCHES:
-        return False, f'train stopped after {batches} of the {TRAIN_BATCHES} batches get_batches gave it'
+        return Verdict(False, f'train stopped after {batches} of the {TRAIN_BATCHES} batches get_batches gave it')
     if not all(re.search(p, printed) for p in LOSS_PATTERNS):
-        return False, 'train did not print both the discriminator and the generator loss'
+        return Verdict(False, 'train did not print both the discriminator and the generator loss')
     gap = longest_gap(shown_at, batches)
     if gap > SHOW_EVERY:
-        return False, (f'train showed the generator output after batches {shown_at[:6] or "none"} of {batches}, '
-                       f'going {gap} batches without a grid (expected one every {SHOW_EVERY})')
+        return Verdict(False, f'train showed the generator output after batches {shown_at[:6] or "none"} of '
+                       f'{batches}, going {gap} batches without a grid (expected one every {SHOW_EVERY})')
     training = sub.training_cells()
     if not training:
-        return False, 'no cell runs train'
+        return Verdict(False, 'no cell runs train')
     for cell in training:
         if not images_in(cell) or not all(re.search(p, stdout_of(cell)) for p in LOSS_PATTERNS):
-            return False, 'a training cell has no printed losses or no images in its output (was it run?)'
+            return Verdict(False, 'a training cell has no printed losses or no images in its output (was it run?)')
     suggestions = [f'train passes model_opt the learning rate as the number {rate}; pass the placeholder from '
                    'model_inputs and feed the number, so the graph need not be rebuilt to change it'
                    for rate in data.get('rates', []) if rate != 'tensor']
     grids = f'{len(shown_at)} grid' + ('s' if len(shown_at) != 1 else '')
-    return (True, f'printed both losses and showed {grids} in {batches} batches; the training cells show both',
-            suggestions)
+    return Verdict(True, f'printed both losses and showed {grids} in {batches} batches; the training cells show '
+                   'both', tuple(suggestions))
 
 
 def sensible_hyperparameters(sub):
     cells = sub.training_cells()
     if not cells:
-        return False, 'no cell runs train'
+        return Verdict(False, 'no cell runs train')
     problems, seen = [], []
     for cell in cells:
         settings = cell_settings(cell['source'])
@@ -188,7 +205,7 @@ def sensible_hyperparameters(sub):
                 problems.append(f'{name} = {value} is outside {low}..{high}')
             else:
                 seen.append(f'{name} {value}')
-    return (False, '; '.join(dict.fromkeys(problems))) if problems else (True, ', '.join(dict.fromkeys(seen)))
+    return Verdict(not problems, '; '.join(dict.fromkeys(problems)) if problems else ', '.join(dict.fromkeys(seen)))
 
 
 def _metric(text, name):
@@ -200,9 +217,9 @@ def digits_look_like_digits(sub, max_ratio=20, min_score=5):
     text = sub.all_stdout()
     fd, score = _metric(text, 'Frechet distance'), _metric(text, 'classifier score')
     if not fd or not score:
-        return False, 'no MNIST metrics in the outputs: run the evaluation and training cells'
+        return Verdict(False, 'no MNIST metrics in the outputs: run the evaluation and training cells')
     ok = fd[0] <= max_ratio * fd[1] and score[0] >= min_score
-    return ok, (f'Frechet distance {fd[0]:.1f} (real {fd[1]:.1f}, limit {max_ratio}x), '
+    return Verdict(ok, f'Frechet distance {fd[0]:.1f} (real {fd[1]:.1f}, limit {max_ratio}x), '
                 f'classifier score {score[0]:.2f} (real {score[1]:.2f}, at least {min_score})')
 
 
@@ -210,10 +227,10 @@ def faces_look_like_faces(sub, max_ratio=5):
     text = sub.all_stdout()
     levels = [(size, _metric(text, f'SWD {size}px')) for size in (28, 14, 7)]
     if not all(value for _, value in levels):
-        return False, 'no CelebA metrics in the outputs: run the evaluation and training cells'
+        return Verdict(False, 'no CelebA metrics in the outputs: run the evaluation and training cells')
     ok = all(gen <= max_ratio * real for _, (gen, real) in levels)
-    return ok, 'SWD ' + ', '.join(f'{size}px {gen:.1f} (real {real:.1f})' for size, (gen, real) in levels) + \
-        f', limit {max_ratio}x real'
+    return Verdict(ok, 'SWD ' + ', '.join(f'{size}px {gen:.1f} (real {real:.1f})' for size, (gen, real) in levels) + \
+        f', limit {max_ratio}x real')
 
 
 RUBRIC = [
@@ -247,8 +264,9 @@ def cell_calling(sub, name):
 def gradients_plotted(sub):
     cell = cell_calling(sub, 'generator_gradients')
     if cell is None or not images_in(cell):
-        return False, "the gradient comparison's plot is missing: run the cell that calls generator_gradients"
-    return True, 'plotted'
+        return Verdict(False, "the gradient comparison's plot is missing: run the cell that calls "
+                       'generator_gradients')
+    return Verdict(True, 'plotted')
 
 
 def variants_compared(sub, variants=5, spread=0.1):
@@ -256,20 +274,21 @@ def variants_compared(sub, variants=5, spread=0.1):
     cell = cell_calling(sub, 'print_table')
     rows = re.findall(r'^(\S.*?)\s+([\d,]+)\s+(\d+)\s+[\d.]+', stdout_of(cell) if cell else '', re.MULTILINE)
     if len(rows) < variants or not images_in(cell):
-        return False, f'the comparison shows {len(rows)} of {variants} variants or no grids: run part 4 to the end'
+        return Verdict(False, f'the comparison shows {len(rows)} of {variants} variants or no grids: run part 4 to '
+                       'the end')
     seconds = [int(row[2]) for row in rows]
     if min(seconds) < (1 - spread) * max(seconds):
-        return False, f'the variants did not get the same CPU time: {seconds} seconds'
-    return True, f'{len(rows)} variants, {min(seconds)} to {max(seconds)} CPU seconds each, with grids'
+        return Verdict(False, f'the variants did not get the same CPU time: {seconds} seconds')
+    return Verdict(True, f'{len(rows)} variants, {min(seconds)} to {max(seconds)} CPU seconds each, with grids')
 
 
 def conditional_digits_as_asked(sub, overall=0.97, each=0.95):
     match = re.search(r'read as asked: ([\d.]+)% of 10,000.*?per digit: (.*)', sub.all_stdout())
     if not match:
-        return False, "no conditional accuracy in the outputs: run the conditional DCGAN's cells"
+        return Verdict(False, "no conditional accuracy in the outputs: run the conditional DCGAN's cells")
     per_digit = [float(share) / 100 for share in re.findall(r'\d: ([\d.]+)%', match[2])]
     ok = float(match[1]) / 100 >= overall and len(per_digit) == 10 and min(per_digit) >= each
-    return ok, (f'{match[1]}% of 10,000 read as the digit asked for (at least {overall:.0%}), the worst digit '
+    return Verdict(ok, f'{match[1]}% of 10,000 read as the digit asked for (at least {overall:.0%}), the worst digit '
                 f'{min(per_digit, default=0):.1%} (at least {each:.0%})')
 
 
@@ -281,10 +300,10 @@ def flowers_with_augmentation(sub, max_ratio=2):
     rows = {name: [float(v) for v in re.findall(r'\d+\.\d+', values)][-3:] for name, values in re.findall(
         r'^(real against real|DCGAN \+ DiffAugment|DCGAN) ?\(?[^\n]*?((?:\s+\d+\.\d+){3})$', text, re.MULTILINE)}
     if len(rows) < 3:
-        return False, 'no flowers results in the outputs: run part 5 to the end'
+        return Verdict(False, 'no flowers results in the outputs: run part 5 to the end')
     real, plain, augmented = rows['real against real'], rows['DCGAN'], rows['DCGAN + DiffAugment']
     ok = all(a <= max_ratio * r for a, r in zip(augmented, real))
-    return ok, ('SWD with augmentation ' + ' / '.join(f'{a:.1f}' for a in augmented) + ', without '
+    return Verdict(ok, 'SWD with augmentation ' + ' / '.join(f'{a:.1f}' for a in augmented) + ', without '
                 + ' / '.join(f'{p:.1f}' for p in plain) + ', real against real ' + ' / '.join(f'{r:.1f}' for r in real)
                 + f' (limit {max_ratio}x, with augmentation)')
 
@@ -334,60 +353,30 @@ def rubric_for(nb):
 
 
 def recorded_names(rubric):
-    """What dlnd.learner_run must run for a rubric: each graded function's check, and train's run."""
+    """What dlnd.grading.learner_run must run for a rubric: each graded function's check, and train's run."""
     return [getattr(check, 'function', 'train') for _, _, check in rubric
             if hasattr(check, 'function') or check is train_behaves]
 
 
-def judge(path, records):
-    """[(key, rubric line, met, reason, suggestions)] for the notebook at `path`, from the records its code left.
+KIND = {'face generation': RUBRIC, 'GAN family': VARIANTS_RUBRIC}
+NOTEBOOK_OF = {'face generation': 'dlnd_face_generation.ipynb', 'GAN family': 'gan_variants.ipynb'}
 
-    A check returns (met, reason) or, when it has advice for a solution that passes, (met, reason, suggestions).
-    """
-    sub = Submission(path, records)
-    return [(key, line, *_judged(check, sub)) for key, line, check in rubric_for(sub.nb)]
+
+def kind_of(rubric):
+    """'face generation' or 'GAN family': which notebook's rubric this is."""
+    return next(kind for kind, known in KIND.items() if known is rubric)
+
+
+def judge(notebook, records):
+    """[GradedLine] for `notebook` (a path or the notebook itself), from the records its code left ({file name:
+    text}). A record too malformed to read fails only its line."""
+    sub = Submission(notebook, records)
+    return [GradedLine(key, line, *dataclasses.astuple(_judged(check, sub))) for key, line, check in rubric_for(sub.nb)]
 
 
 def _judged(check, sub):
-    """(met, reason, suggestions) of one rubric line; a record too malformed to read fails only its line."""
     try:
-        met, reason, *suggestions = check(sub)
+        verdict = check(sub)
     except Exception as e:  # RecursionError too
-        return False, f'could not be judged from what the notebook left: {describe(e)}', []
-    return met, reason, list(suggestions[0]) if suggestions else []
-
-
-def review(path, sandboxed=True):
-    """[(rubric line, met, reason, suggestions)] for the notebook at `path`: its code run in the sandbox, judged
-    outside it (dlnd.grade)."""
-    from .grade import grade_notebook
-    graded_lines = grade_notebook(path, sandboxed=sandboxed)
-    if graded_lines['refused']:
-        raise SystemExit(f"{path}: {graded_lines['refused']}")
-    return [(line, met, reason, suggestions) for _, line, met, reason, suggestions in graded_lines['lines']]
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('notebook', nargs='?', default=str(NOTEBOOK))
-    parser.add_argument('--no-sandbox', action='store_true', help="run the notebook's code without the sandbox "
-                        '(only for your own notebook, where the sandbox cannot run)')
-    args = parser.parse_args()
-    os.environ.setdefault('MPLBACKEND', 'Agg')
-    from .grade import refusal
-    refused = None if args.no_sandbox else refusal()
-    if refused:
-        print(refused, file=sys.stderr)
-        return 2
-    results = review(args.notebook, sandboxed=not args.no_sandbox)
-    for line, met, reason, suggestions in results:
-        print(f'{"MEETS" if met else "DOES NOT MEET":14} {line}\n{"":14} {reason}')
-        for suggestion in suggestions:
-            print(f'{"":14} suggestion: {suggestion}')
-    failed = sum(not met for _, met, _, _ in results)
-    print(f'\n{len(results) - failed} of {len(results)} rubric lines met')
-    return 1 if failed else 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())
+        return Verdict(False, f'could not be judged from what the notebook left: {describe(e)}')
+    return verdict

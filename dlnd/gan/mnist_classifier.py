@@ -3,7 +3,7 @@
 Trained once on the real training set (about a minute on 2 CPU cores), checked on the test set,
 and cached as plain NumPy weights in data/mnist_classifier.npz.
 
-    python -m dlnd.mnist_classifier [data_path]     # train (or load) and print the test accuracy
+    python -m dlnd classifier [data_path]     # train (or load) and print the test accuracy
 """
 import sys
 import zipfile
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import mnist
-from .dataset import to_unit_range
-from .fileio import DataError, atomic_path
-from .tf_setup import import_tensorflow
+from ..data import mnist
+from ..data.dataset import to_unit_range
+from ..fileio import DataError, atomic_path
+from ..tf_setup import import_tensorflow
 
 EPOCHS, BATCH, LEARNING_RATE, SEED = 4, 128, 1e-3, 0  # the rate halves each epoch
 MIN_ACCURACY = 0.99

@@ -14,8 +14,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .dataset import one_hot
-from .tf_setup import import_tensorflow, session_config
+from ..data.dataset import one_hot
+from ..tf_setup import import_tensorflow, session_config
 
 tf = import_tensorflow()
 

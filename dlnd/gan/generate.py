@@ -1,6 +1,6 @@
 """Write images from a trained generator, without the notebook.
 
-    python -m dlnd.generate checkpoints/mnist -n 1000 -o mnist_samples.npy [--seed 0]
+    python -m dlnd generate checkpoints/mnist -n 1000 -o mnist_samples.npy [--seed 0]
 
 Reads the checkpoint that the notebook's train() saves and writes a float32 .npy of shape
 (n, 28, 28, channels) with values in [-1, 1].
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .fileio import DataError, atomic_path
-from .tf_setup import import_tensorflow
+from ..fileio import DataError, atomic_path
+from ..tf_setup import import_tensorflow
 
 
 def generate(checkpoint_dir, count, seed=0, batch=500):

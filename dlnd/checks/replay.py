@@ -3,7 +3,7 @@
 A check runs twice, from the same code. First (`record`, in the submission's sandbox) on the learner's real
 functions: every call between the check and the learner's code goes into a record, together with the ops
 each learner call added to the graph (their NodeDefs), the variables and collection entries it added, and
-what it returned or raised. Then (`replay`, in a judging process where no learner code exists, dlnd.judging) the
+what it returned or raised. Then (`replay`, in a judging process where no learner code exists, dlnd.grading.judging) the
 check runs again on stand-ins: each learner function becomes a function that, when the check calls it,
 verifies the call is the one recorded, imports the recorded ops into the check's graph, calls back into the
 check where the learner's code did (a recorder, a scripted network, a loss passed in) and returns the

@@ -1,5 +1,5 @@
 """Oxford 102 Flowers (Nilsback and Zisserman 2008): find or fetch the photographs, then crop each to its
-centre square and shrink it once into a uint8 cache (dlnd.imageprep).
+centre square and shrink it once into a uint8 cache (dlnd.data.imageprep).
 
 Every HELD_OUT_EVERY-th photograph, in file-name order, is held out: the GANs never train on it, and the
 metrics compare generated flowers with it.
@@ -31,15 +31,8 @@ def folder(data_path):
     return Path(data_path) / 'flowers'
 
 
-def cache_paths(data_path):
-    stem = Path(data_path) / f'flowers_{IMAGE_SIZE}x{IMAGE_SIZE}'
-    return stem.with_suffix('.npy'), stem.with_suffix('.json')
-
-
-def image_folders(root):
-    """The folders of flower JPEGs under `root/flowers` or `root`."""
-    root = Path(root)
-    return [base / name for base in (root / 'flowers', root) for name in FOLDER_NAMES if (base / name).is_dir()]
+PHOTOS = imageprep.PhotoSet('Flowers', 'flowers', CROP, FOLDER_NAMES, places=('flowers', ''))
+cache_paths, image_folders = PHOTOS.cache_paths, PHOTOS.image_folders
 
 
 def find_or_fetch_folders(data_path):
@@ -69,14 +62,13 @@ def check_archive(path, location):
 
 def prepare(data_path, workers=None):
     """Make the flowers cache ready under data_path, rebuilding it when its sources changed or it is damaged."""
-    return imageprep.prepare(*cache_paths(data_path), lambda: find_or_fetch_folders(data_path), CROP, 'Flowers',
-                             workers)
+    return PHOTOS.prepare(data_path, find_or_fetch_folders, workers)
 
 
 def load_images(data_path, split='train'):
     """uint8 (n, 28, 28, 3): the training photographs ('train'), or the held-out ones ('held-out')."""
     if split not in ('train', 'held-out'):
         raise ValueError(f"flowers have the splits 'train' and 'held-out', not {split!r}")
-    images = imageprep.load(*cache_paths(data_path), lambda: prepare(data_path), 'Flowers')
+    images = PHOTOS.load(data_path, find_or_fetch_folders)
     held_out = np.arange(len(images)) % HELD_OUT_EVERY == 0
     return np.asarray(images[held_out if split == 'held-out' else ~held_out])
