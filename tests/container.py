@@ -33,9 +33,9 @@ def command(argv, docker=True):
         steps += ['for m in $(findmnt -rn -o TARGET | grep "^/sys/fs/cgroup/"); do mount -o remount,bind,ro "$m"; done',
                   'mount -o remount,bind,ro /sys/fs/cgroup 2>/dev/null || true']
     if python_home:  # /root hidden but for the Python's own folder
-        steps += [f'hold=$(mktemp -d); mount --bind {shlex.quote(python_home)} "$hold"',
-                  'mount -t tmpfs -o mode=0755 tmpfs /root',
-                  f'mkdir -p {shlex.quote(python_home)}; mount --bind "$hold" {shlex.quote(python_home)}; umount "$hold"; rmdir "$hold"']
+        home = shlex.quote(python_home)
+        steps += [f'hold=$(mktemp -d); mount --bind {home} "$hold"', 'mount -t tmpfs -o mode=0755 tmpfs /root',
+                  f'mkdir -p {home}; mount --bind "$hold" {home}; umount "$hold"; rmdir "$hold"']
     capabilities = ','.join(['-all'] + [f'+{c}' for c in DOCKER_CAPABILITIES])
     docker_steps = (f'{shlex.quote(sys.executable)} {shlex.quote(__file__)} --seccomp -- setpriv '
                     f'--bounding-set {capabilities} --inh-caps -all -- ') if docker else ''

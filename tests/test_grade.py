@@ -31,7 +31,7 @@ OTHER_LEARNER = f'another learner wrote this {uuid.uuid4().hex}'
 UNAVAILABLE = sandbox.unavailable()
 pytestmark = pytest.mark.skipif(UNAVAILABLE is not None, reason=f'no sandbox: {UNAVAILABLE}')
 # The project's own code and checks, which no submission may change.
-PROJECT_FILES = ['problem_unittests.py', 'helper.py'] + [str(p.relative_to(ROOT)) for p in (ROOT / 'dlnd').rglob('*.py')]
+PROJECT_FILES = ['problem_unittests.py', 'helper.py'] + [str(p.relative_to(ROOT)) for p in ROOT.glob('dlnd/**/*.py')]
 
 
 def injected(nb, function, lines):
@@ -320,7 +320,8 @@ def test_filling_the_disk_is_stopped_at_the_scratch_folders_size(hostile_batch):
         filled = int(re.search(r'filled=(\d+)', found['generator']['output'])[1])
         assert 0 < filled <= sandbox.Limits().scratch_bytes
     else:  # on the disk: counted from outside, and the command stopped
-        assert 'stopped for writing more than 512 MB of files' in results_of(hostile_batch, 'fills_its_scratch')['output']
+        output = results_of(hostile_batch, 'fills_its_scratch')['output']
+        assert 'stopped for writing more than 512 MB of files' in output
     assert not list(Path('/tmp').glob('dlnd-scratch-*/fill*'))
 
 
@@ -354,6 +355,7 @@ def test_the_feedback_page_renders_in_a_browser_with_the_learners_text_inert(hos
     assert '<title>Review of everything_else</title>' in dom  # no script of the learner's ran
     assert 'Does not meet' in dom and 'Meets' in dom and 'model_inputs returns the real-image' in dom
     assert '&lt;script&gt;' in dom and '<script>' not in dom
+    assert 'class="isolation">isolation: ' in dom
 
 
 def _which(name):

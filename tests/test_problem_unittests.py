@@ -5,6 +5,10 @@ judge the code the learner sees. ACCEPTED holds the forms real learners wrote th
 reviewers passed: each must pass all five checks, with the suggestion named (or none). MISTAKES
 holds what the rubric requires or what breaks training: each must fail with its own one-line message.
 """
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 import edits
@@ -12,6 +16,8 @@ import problem_unittests as tests
 from dlnd.notebook import GRADED, cell_sources, definitions_source, load_functions
 from edits import assert_caught, case_ids
 from learner_solutions import SOLUTIONS
+
+ROOT = Path(__file__).resolve().parent.parent
 
 tf = tests.tf
 SOLUTION = definitions_source(cell_sources())
@@ -266,3 +272,36 @@ def test_learners_solutions_pass_with_the_suggestions_a_reviewer_would_make(styl
         wanted = expected.get(name, [])
         assert len(suggestions) == len(wanted) and all(any(w in s for s in suggestions) for w in wanted), \
             (name, suggestions)
+
+
+STUB_CELLS = ['import problem_unittests as tests',
+              'def discriminator(images, reuse=False):\n    # TODO: Implement Function\n    return None\n\n\n'
+              'tests.test_discriminator(discriminator)']
+NOT_WRITTEN = 'discriminator(images) returned None: it is not written yet, or it does not return its result'
+
+
+def test_a_function_not_written_yet_fails_in_a_few_lines_in_a_notebook(tmp_path):
+    """In a real kernel, as the learner meets it: which check, and the message; none of the checks' frames."""
+    import re
+    import nbformat
+    from nbclient import NotebookClient
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in STUB_CELLS])
+    NotebookClient(nb, timeout=300, kernel_name='python3', allow_errors=True,
+                   resources={'metadata': {'path': str(ROOT)}}).execute()
+    error = next(out for out in nb.cells[1].outputs if out.output_type == 'error')  # nbval fails such a cell
+    shown = [re.sub(r'\x1b\[[0-9;]*m', '', line) for line in '\n'.join(error.traceback).splitlines()]
+    assert error.ename == 'AssertionError' and len(shown) <= 8, shown
+    assert shown[0] == 'AssertionError: tests.test_discriminator did not pass' and NOT_WRITTEN in ' '.join(shown)
+    assert not any('graph_checks' in line or 'problem_unittests.py' in line for line in shown)
+
+
+def test_in_plain_python_a_failed_check_ends_with_its_message():
+    script = '\n'.join(STUB_CELLS)
+    run = subprocess.run([sys.executable, '-c', script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1 and run.stderr.strip().splitlines()[-1] == f'AssertionError: {NOT_WRITTEN}'
+
+
+def test_a_long_message_is_cut_to_eight_lines():
+    from dlnd.checks.graph_checks import failure_lines
+    lines = failure_lines('test_generator', AssertionError('word ' * 400))
+    assert len(lines) == 8 and lines[-1].endswith('[...]') and all(len(line) <= 100 for line in lines)

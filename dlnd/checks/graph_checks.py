@@ -10,6 +10,7 @@ import inspect
 import linecache
 import site
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -28,15 +29,32 @@ PLAIN_RELU_OPS = {'Relu', 'Relu6'}
 # --- running a check -------------------------------------------------------------------------------
 
 def graded(check_function):
-    """A check run in a fresh graph: prints Tests Passed and its suggestions, or raises AssertionError."""
+    """A check run in a fresh graph: prints Tests Passed and its suggestions, or raises AssertionError, which a
+    notebook shows in a few lines (failure_lines), not as a traceback through the checks."""
     @functools.wraps(check_function)
     def test(function):
-        suggestions = run_check(check_function, function)
+        __tracebackhide__ = True  # IPython leaves this frame out of a traceback
+        try:
+            suggestions = run_check(check_function, function)
+        except AssertionError as failed:
+            failed._render_traceback_ = functools.partial(failure_lines, check_function.__name__, failed)
+            raise
         print('Tests Passed')
         for suggestion in suggestions:
             print(f'Suggestion: {suggestion}')
     test.check = check_function
     return test
+
+
+def failure_lines(name, failed, width=100, most=8):
+    """How a failed check shows in a notebook, where IPython calls this in place of printing the traceback: which
+    check, then its message (what it expected, what it found, the hint), wrapped; `most` lines at most. The
+    message is all a learner needs: the checks turn every error of the learner's code into one line."""
+    red, plain = '\x1b[0;31m', '\x1b[0m'
+    message = textwrap.wrap(str(failed), width - 2) or ['(no message)']
+    if len(message) > most - 1:
+        message = message[:most - 2] + [textwrap.shorten(' '.join(message[most - 2:]), width - 2)]
+    return [f'{red}AssertionError{plain}: tests.{name} did not pass'] + [f'  {line}' for line in message]
 
 
 def run_check(check_function, function):
@@ -103,9 +121,12 @@ def error_line(error):
 
 
 def call(make, what, hint=''):
-    """Run learner code that builds a graph; any error becomes one line naming the call (and the fix)."""
+    """Run learner code that builds a graph; any error becomes one line naming the call (and the fix). Every
+    graded function returns something: None is a stub not written yet, or a missing return statement."""
     try:
-        return make()
+        result = make()
+        check(result is not None, f'{what} returned None: it is not written yet, or it does not return its result')
+        return result
     except AssertionError:
         raise
     except Exception as e:

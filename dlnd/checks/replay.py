@@ -24,9 +24,9 @@ import json
 import types
 
 import numpy as np
+from tensorflow.python.framework import ops as tf_ops  # the collections' proto (de)serializers
 
 from .graph_checks import CallRecorder, check_file, learner_assert, run_check, tf
-from tensorflow.python.framework import ops as tf_ops  # the collections' proto (de)serializers
 
 # Ops the replay does not run: they reach files, Python callbacks, other processes or the output.
 REFUSED_WORDS = ('File', 'Save', 'Restore', 'Reader', 'Writer', 'Summary', 'PyFunc', 'Print', 'Checkpoint',

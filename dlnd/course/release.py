@@ -4,7 +4,9 @@
                            [--repository OWNER/NAME]
 
 Every block between '### BEGIN SOLUTION' and '### END SOLUTION' becomes a '# TODO: Implement Function'
-stub, all outputs are cleared, and everything else stays as it is, but for --repository: the GitHub
+stub, all outputs are cleared, the prose about the stored run (between '<!-- stored run -->' and
+'<!-- /stored run -->' in a markdown cell) is taken out, and everything else stays as it is, but for
+--repository: the GitHub
 repository the notebook is published in, which its setup cell fetches the project from and its "Open in
 Colab" and "Open in Kaggle" links open it from (default: dlnd.hosted.PUBLISHED_REPOSITORY).
 """
@@ -19,6 +21,8 @@ from ..hosted import PUBLISHED_REPOSITORY
 from ..notebook import NOTEBOOK, read
 
 BEGIN, END = '### BEGIN SOLUTION', '### END SOLUTION'
+# Prose true of the reference's stored run (its data, its figures), not of the learner's own run.
+STORED_RUN = re.compile(r'<!-- stored run -->.*?<!-- /stored run -->', re.DOTALL)
 STUB = ('# TODO: Implement Function', 'return None')
 
 
@@ -90,6 +94,9 @@ def learner_notebook(reference, repository=PUBLISHED_REPOSITORY):
     if not re.fullmatch(r'[\w.-]+/[\w.-]+', repository):
         raise ValueError(f'--repository {repository!r}: give it as OWNER/NAME, as in github.com/OWNER/NAME')
     learner = _map_code_cells(reference, strip_solutions)
+    for cell in learner['cells']:
+        if cell['cell_type'] == 'markdown':
+            cell['source'] = STORED_RUN.sub('', ''.join(cell['source']))
     for cell in learner['cells']:  # the setup cell's source and the badges' links
         source = cell['source']
         cell['source'] = source.replace(PUBLISHED_REPOSITORY, repository) if isinstance(source, str) else \

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import celeba, flowers, mnist
 from ..fileio import DataError
+from . import celeba, flowers, mnist
 
 DATASETS = {'mnist': (mnist, 'L'), 'celeba': (celeba, 'RGB'), 'flowers': (flowers, 'RGB')}
 

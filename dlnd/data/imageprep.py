@@ -18,8 +18,8 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from . import cache
 from ..fileio import DataError
+from . import cache
 
 try:
     import simplejpeg  # libjpeg-turbo's scaled decode: the cache builds 1.4x as fast as with Pillow's (bench_data.py)

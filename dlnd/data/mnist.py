@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .download import candidate_locations, obtain
 from ..fileio import CHUNK_BYTES, DataError, atomic_path, file_digest
+from .download import candidate_locations, obtain
 
 MIRRORS = (
     'https://ossci-datasets.s3.amazonaws.com/mnist/',

@@ -13,10 +13,9 @@ import sys
 import numpy as np
 
 from ..data import celeba, flowers, mnist
-
-from . import metrics
 from ..data.dataset import to_unit_range
 from ..fileio import DataError
+from . import metrics
 from .mnist_classifier import load_or_train
 
 EVAL_IMAGES = 1000

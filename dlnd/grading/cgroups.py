@@ -9,9 +9,10 @@ In a Docker container /sys/fs/cgroup is read-only: there is neither, and the cal
 """
 import math
 import os
-import signal
 import time
 from pathlib import Path
+
+from .inside import kill_until_gone
 
 ROOT = Path(os.environ.get('DLND_CGROUP_ROOT', '/sys/fs/cgroup'))
 GROUP = 'dlnd-grade'
@@ -88,16 +89,7 @@ class Cgroups:
         return [int(p) for folder in self.folders for p in (folder / 'cgroup.procs').read_text().split()]
 
     def kill_all(self):
-        for _ in range(100):
-            pids = self.pids()
-            if not pids:
-                return
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.02)
+        kill_until_gone(self.pids, tries=100, pause=0.02)
 
     def remove(self):
         self.kill_all()

@@ -17,13 +17,13 @@ import os
 import pwd
 import random
 import resource
-import signal
 import socket
 import stat
 import sys
 import threading
-import time
 from pathlib import Path
+
+from .inside import kill_until_gone
 
 USERS = range(61000, 62000)  # below 65536, which a container's user namespace may map; unlikely to be taken
 WRITABLE_BY_ALL = ('/tmp', '/var/tmp', '/dev/shm')  # where a user of its own can leave files
@@ -154,20 +154,10 @@ def processes_of(uid):
     return users_running().get(uid, [])
 
 
-def kill_user(uid, tries=200):
-    """SIGKILL every process of `uid`, again until none is left (a fork bomb's children appear between two scans;
-    RLIMIT_NPROC bounds them, and a process being killed forks no more). True when none is left."""
-    for _ in range(tries):
-        pids = processes_of(uid)
-        if not pids:
-            return True
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.01)
-    return not processes_of(uid)
+def kill_user(uid):
+    """SIGKILL every process of `uid`, whatever session or group it made (a fork bomb's children appear between
+    two scans; RLIMIT_NPROC bounds them, and a process being killed forks no more). True when none is left."""
+    return kill_until_gone(lambda: processes_of(uid), tries=200, pause=0.01)
 
 
 def cpu_seconds(uid):

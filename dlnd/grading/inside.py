@@ -1,6 +1,7 @@
 """What the programs that run in a sandbox (dlnd.grading.learner_run, dlnd.grading.judging) share: their imports
 done once before the forks, a forked child for each piece of work with its time limit and how it Ended, the
 leftovers and files of one child gone before the next, and the file descriptor they hand their results back on.
+Killing processes until none is left is shared with the sandbox's outside too.
 """
 import dataclasses
 import importlib
@@ -70,6 +71,22 @@ def kill_group(pid):
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def kill_until_gone(pids_of, tries, pause):
+    """SIGKILL every process pids_of() lists, again until it lists none (or `tries` rounds); True when none is
+    left."""
+    for _ in range(tries):
+        pids = pids_of()
+        if not pids:
+            return True
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(pause)
+    return not pids_of()
 
 
 def kill_leftovers(pid, alone):

@@ -88,7 +88,7 @@ def refused(results):
 FEEDBACK_STYLE = ('body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}'
                   'li{margin:.6rem 0;list-style:none}.met b{color:#176b2c}.unmet b{color:#a4161a}'
                   '.reason{margin:.2rem 0 0 1.5rem}.suggestion{margin:.2rem 0 0 1.5rem;color:#555}'
-                  '.problem{color:#a4161a}')
+                  '.problem{color:#a4161a}.isolation{color:#555;font-size:.9em}')
 
 
 def feedback_html(name, results):
@@ -104,10 +104,12 @@ def feedback_html(name, results):
                      f'<div class="reason">{e(reason)}</div>'
                      + ''.join(f'<div class="suggestion">{e(s)}</div>' for s in suggestions) + '</li>')
     summary, *problems = results['output'].split('\n')
+    isolation = [p for p in problems if p.startswith('isolation: ')]
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<title>Review of {e(name)}</title><style>{FEEDBACK_STYLE}</style></head><body>'
             f'<h1>Review of {e(name)}</h1><p id="summary">{e(summary)}</p>'
-            + ''.join(f'<p class="problem">{e(p)}</p>' for p in problems)
+            + ''.join(f'<p class="problem">{e(p)}</p>' for p in problems if p not in isolation)
+            + ''.join(f'<p class="isolation">{e(p)}</p>' for p in isolation)
             + f'<ul>{"".join(items)}</ul></body></html>\n')
 
 

@@ -70,19 +70,13 @@ class Outcome:
 
     def problems(self, limits):
         """What went wrong, one line each, as the learner should read it."""
-        found = []
-        if self.timed_out:
-            found.append(f'stopped after {limits.wall_seconds:.0f} s, the time limit for a submission')
-        if self.cpu_exceeded:
-            found.append(f'stopped after {limits.cpu_seconds} CPU seconds, the CPU-time limit for a submission')
-        if self.memory_exceeded:
-            found.append(f'stopped at the memory limit of {limits.memory_bytes / 2 ** 30:.1f} GiB')
-        if self.flooded:
-            found.append(f'stopped for printing more than {limits.flood_bytes // 2 ** 20} MB')
-        if self.disk_exceeded:
-            found.append(f'stopped for writing more than {limits.scratch_bytes // 2 ** 20} MB of files')
-        if self.oversized:
-            found.append(f'stopped for handing back more than {limits.result_bytes // 2 ** 20} MB')
+        stops = [(self.timed_out, f'after {limits.wall_seconds:.0f} s, the time limit for a submission'),
+                 (self.cpu_exceeded, f'after {limits.cpu_seconds} CPU seconds, the CPU-time limit for a submission'),
+                 (self.memory_exceeded, f'at the memory limit of {limits.memory_bytes / 2 ** 30:.1f} GiB'),
+                 (self.flooded, f'for printing more than {limits.flood_bytes // 2 ** 20} MB'),
+                 (self.disk_exceeded, f'for writing more than {limits.scratch_bytes // 2 ** 20} MB of files'),
+                 (self.oversized, f'for handing back more than {limits.result_bytes // 2 ** 20} MB')]
+        found = [f'stopped {why}' for hit, why in stops if hit]
         if self.returncode < 0 and not found:
             found.append(f'killed by signal {signal.Signals(-self.returncode).name}')
         return found
@@ -195,7 +189,7 @@ def bwrap_command(command, readable, environment, scratch_bytes):
 
 def share_with(paths, gid):
     """Let group `gid` read `paths` (folders with their files) where others may not: a submission's input is kept
-    from every other user, the learner's own among them, but the one made for it. Nothing becomes writable."""
+    from every user but the one made for it. Nothing becomes writable."""
     for top in map(Path, paths):
         if top.stat().st_mode & stat.S_IROTH:
             continue
