@@ -10,7 +10,8 @@ What Docker's defaults take away, and how this reproduces each without Docker:
   clone3: ENOSYS), loaded through libseccomp's bindings while still privileged, without no_new_privs, as Docker
   does. bubblewrap then stops at 'No permissions to create new namespace'.
 Python may live under /root (pyenv), which is 0700 here and not in Gradescope's image (/usr/bin/python3): a
-tmpfs replaces /root inside, with the Python's folder bound back, so that another user can run it.
+tmpfs replaces /root inside, with the Python's folder (and the checkout's, if it lies there too) bound back, so
+that another user can run it.
 """
 import errno
 import os
@@ -21,21 +22,23 @@ from pathlib import Path
 # Docker's default capabilities (moby's oci/caps/defaults.go).
 DOCKER_CAPABILITIES = ('chown', 'dac_override', 'fsetid', 'fowner', 'mknod', 'net_raw', 'setgid', 'setuid',
                        'setfcap', 'setpcap', 'net_bind_service', 'sys_chroot', 'kill', 'audit_write')
+CHECKOUT = Path(__file__).resolve().parent.parent
 NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000,
                    0x00000080)
 
 
 def command(argv, docker=True):
     """The argv that runs `argv` as in Gradescope's container (docker=False: only with the Python reachable)."""
-    python_home = _under_root(sys.base_prefix)
     steps = ['set -e']
     if docker:
         steps += ['for m in $(findmnt -rn -o TARGET | grep "^/sys/fs/cgroup/"); do mount -o remount,bind,ro "$m"; done',
                   'mount -o remount,bind,ro /sys/fs/cgroup 2>/dev/null || true']
-    if python_home:  # /root hidden but for the Python's own folder
-        home = shlex.quote(python_home)
-        steps += [f'hold=$(mktemp -d); mount --bind {home} "$hold"', 'mount -t tmpfs -o mode=0755 tmpfs /root',
-                  f'mkdir -p {home}; mount --bind "$hold" {home}; umount "$hold"; rmdir "$hold"']
+    kept = sorted({top for top in map(_under_root, (sys.base_prefix, CHECKOUT)) if top})
+    if kept:  # /root (0700 here) replaced by an open folder holding only the Python's and the checkout's folders
+        steps += [f'hold{k}=$(mktemp -d); mount --bind {shlex.quote(top)} "$hold{k}"' for k, top in enumerate(kept)]
+        steps.append('mount -t tmpfs -o mode=0755 tmpfs /root')
+        steps += [f'mkdir -p {shlex.quote(top)}; mount --bind "$hold{k}" {shlex.quote(top)}; umount "$hold{k}"; '
+                  f'rmdir "$hold{k}"' for k, top in enumerate(kept)]
     capabilities = ','.join(['-all'] + [f'+{c}' for c in DOCKER_CAPABILITIES])
     docker_steps = (f'{shlex.quote(sys.executable)} {shlex.quote(__file__)} --seccomp -- setpriv '
                     f'--bounding-set {capabilities} --inh-caps -all -- ') if docker else ''
@@ -44,7 +47,7 @@ def command(argv, docker=True):
 
 
 def _under_root(prefix):
-    """The top folder under /root that holds the Python (~/.pyenv), or None when it is elsewhere."""
+    """The top folder under /root that holds `prefix` (~/.pyenv), or None when it is elsewhere."""
     parts = Path(prefix).resolve().parts
     return str(Path(*parts[:3])) if parts[:2] == ('/', 'root') and len(parts) > 2 else None
 

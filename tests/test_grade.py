@@ -354,6 +354,7 @@ def test_the_feedback_page_renders_in_a_browser_with_the_learners_text_inert(hos
                          capture_output=True, text=True, timeout=120).stdout
     assert '<title>Review of everything_else</title>' in dom  # no script of the learner's ran
     assert 'Does not meet' in dom and 'Meets' in dom and 'model_inputs returns the real-image' in dom
+    assert dom.index('Does not meet') < dom.index('<details>') < dom.index('Meets')  # failed lines first, passed folded
     assert '&lt;script&gt;' in dom and '<script>' not in dom
     assert 'class="isolation">isolation: ' in dom
 

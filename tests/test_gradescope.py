@@ -183,3 +183,16 @@ def test_a_grader_that_cannot_start_still_writes_a_result(bundle):
                       python='/nonexistent/python3')
     assert found['results'] == {'score': 0, 'tests': [], 'output': 'The autograder failed before it could grade '
                                 '(exit status 127): ask your course staff.'}
+
+
+def test_what_each_line_is_worth_comes_from_one_points_file(tmp_path):
+    from dlnd.grading.results import Points
+    path = tmp_path / 'points.json'
+    path.write_text(json.dumps({'total': 100, 'weights': {'faces': 3}}))
+    worth = Points.load(path).worth(['model_inputs', 'faces'])
+    assert worth == {'model_inputs': 25.0, 'faces': 75.0} and Points().worth(['a', 'b']) == {'a': 1.0, 'b': 1.0}
+    for bad, why in (('{"total": 100,', 'Expecting'), ('{"total": -1}', 'at least 0'),
+                     ('{"weight": {}}', 'unknown keys'), ('{"weights": {"faces": "2"}}', 'at least 0')):
+        path.write_text(bad)
+        with pytest.raises(ValueError, match=rf'{path}: not a points file \(.*{why}'):
+            Points.load(path)

@@ -180,3 +180,17 @@ def test_the_cores_allowed_are_capped_by_the_cgroups_cpu_quota(tmp_path):
         assert cgroups.cores_allowed(tmp_path) == cores
         (folder / 'cpu.cfs_quota_us').write_text('50000\n')
         assert cgroups.cores_allowed(tmp_path) == 1
+
+
+@pytest.mark.skipif(sandbox.unavailable(sandbox.BUBBLEWRAP) is not None, reason='no bubblewrap here')
+def test_a_python_under_tmp_runs_in_the_bubblewrap_sandbox(passable):
+    """A virtual environment under /tmp (a fresh clone's .venv): the sandbox's own /tmp must not hide it."""
+    venv = passable / '.venv'
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', '--system-site-packages', str(venv)], check=True)
+    script = ('import sys\nfrom dlnd.grading import sandbox\n'
+              'outcome = sandbox.run([sys.executable, "-c", "import sys, numpy; print(sys.prefix)"], sandbox.Limits(),'
+              ' "venv-test", {}, {"PATH": "/usr/bin:/bin"}, sandbox.BUBBLEWRAP)\n'
+              'print(outcome.returncode, outcome.stdout.strip(), outcome.stderr.strip()[-300:])')
+    run = subprocess.run([str(venv / 'bin' / 'python'), '-c', script], cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, 'PYTHONPATH': str(ROOT)}, timeout=120)
+    assert run.stdout.split()[:2] == ['0', str(venv)], run.stdout + run.stderr

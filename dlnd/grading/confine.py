@@ -110,9 +110,9 @@ def unavailable():
 def pick_user():
     """A user and group id no account, group or running process has, and no other run of this grader."""
     with _lock:
-        free = [uid for uid in USERS if uid not in _taken and not _known(uid)]
-        running = users_running()
-        free = [uid for uid in free if uid not in running]
+        taken = _taken | {user.pw_uid for user in pwd.getpwall()} | {group.gr_gid for group in grp.getgrall()} | \
+            set(users_running())
+        free = [uid for uid in USERS if uid not in taken]
         if not free:
             raise RuntimeError(f'no free user id in {USERS.start}..{USERS.stop - 1}')
         uid = random.choice(free)
@@ -123,16 +123,6 @@ def pick_user():
 def release_user(uid):
     with _lock:
         _taken.discard(uid)
-
-
-def _known(uid):
-    for lookup in (pwd.getpwuid, grp.getgrgid):
-        try:
-            lookup(uid)
-            return True
-        except KeyError:
-            pass
-    return False
 
 
 def users_running():

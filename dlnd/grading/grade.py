@@ -216,6 +216,7 @@ def limits_from(args):
 
 
 def add_limit_options(parser, timeout=600, memory=3):
+    """The options grade and the Gradescope autograder share: limits, points, isolation."""
     parser.add_argument('--timeout', type=float, default=timeout, help='wall-clock seconds for one submission')
     parser.add_argument('--check-timeout', type=float, default=120, help='wall-clock seconds for one check')
     parser.add_argument('--memory', type=float, default=memory, help='GiB of memory for one submission')
@@ -226,7 +227,6 @@ def add_limit_options(parser, timeout=600, memory=3):
     parser.add_argument('--isolation', choices=('auto', sandbox.BUBBLEWRAP, sandbox.USER), default='auto',
                         help='bubblewrap (namespaces), user (a user of its own: where no namespace can be made), '
                         'or auto: the first of them that runs here')
-    parser.add_argument('--no-sandbox', action='store_true', help="run learners' code unconfined (trusted code only)")
 
 
 def main(argv=None):
@@ -236,6 +236,7 @@ def main(argv=None):
     parser.add_argument('--workers', type=int, default=cores_allowed(), help='submissions graded at once '
                         '(default: the cores this process may use)')
     add_limit_options(parser)
+    parser.add_argument('--no-sandbox', action='store_true', help="run learners' code unconfined (trusted code only)")
     args = parser.parse_args(argv)
     try:
         points = Points.load(args.points) if args.points else Points()

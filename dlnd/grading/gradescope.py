@@ -62,6 +62,7 @@ RUN = """#!/usr/bin/env bash
 # Gradescope runs this for each submission, as root, in a fresh container.
 root="${AUTOGRADER_ROOT:-/autograder}"
 chmod -R go-w,a+rX "$root/source"
+chmod -R go-w "$root/submission" 2>/dev/null || true  # graded from a copy, but kept as received all the same
 mkdir -p "$root/results" && chown root:root "$root/results" && chmod 755 "$root/results"
 cd "$root/source" && "${PYTHON:-python3}" -m dlnd gradescope run "$root"
 status=$?

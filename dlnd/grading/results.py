@@ -88,29 +88,34 @@ def refused(results):
 FEEDBACK_STYLE = ('body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}'
                   'li{margin:.6rem 0;list-style:none}.met b{color:#176b2c}.unmet b{color:#a4161a}'
                   '.reason{margin:.2rem 0 0 1.5rem}.suggestion{margin:.2rem 0 0 1.5rem;color:#555}'
-                  '.problem{color:#a4161a}.isolation{color:#555;font-size:.9em}')
+                  '.problem{color:#a4161a}.isolation{color:#555;font-size:.9em}summary{cursor:pointer}')
 
 
 def feedback_html(name, results):
-    """The learner's page: each rubric line met or not, its reason and the suggestions (all text escaped)."""
+    """The learner's page: the lines not met first, each with its reason, then the lines met, folded, with the
+    suggestions (all text escaped)."""
     e = html.escape
-    items = []
-    for test in results['tests']:
+
+    def item(test):
         reason, *suggestions = test['output'].split('\n')
         met = test['status'] == 'passed'
         line = test.get('extra_data', {}).get('rubric_line', test['name'])
         verdict = '&#10003; Meets' if met else '&#10007; Does not meet'
-        items.append(f'<li class="{"met" if met else "unmet"}"><b>{verdict}</b> {e(line)}'
-                     f'<div class="reason">{e(reason)}</div>'
-                     + ''.join(f'<div class="suggestion">{e(s)}</div>' for s in suggestions) + '</li>')
+        return (f'<li class="{"met" if met else "unmet"}"><b>{verdict}</b> {e(line)}'
+                f'<div class="reason">{e(reason)}</div>'
+                + ''.join(f'<div class="suggestion">{e(s)}</div>' for s in suggestions) + '</li>')
+    unmet = [item(test) for test in results['tests'] if test['status'] != 'passed']
+    met = [item(test) for test in results['tests'] if test['status'] == 'passed']
+    folded = (f'<details><summary>{len(met)} rubric line{"s" if len(met) != 1 else ""} met</summary>'
+              f'<ul>{"".join(met)}</ul></details>') if met else ''
     summary, *problems = results['output'].split('\n')
     isolation = [p for p in problems if p.startswith('isolation: ')]
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<title>Review of {e(name)}</title><style>{FEEDBACK_STYLE}</style></head><body>'
             f'<h1>Review of {e(name)}</h1><p id="summary">{e(summary)}</p>'
             + ''.join(f'<p class="problem">{e(p)}</p>' for p in problems if p not in isolation)
-            + ''.join(f'<p class="isolation">{e(p)}</p>' for p in isolation)
-            + f'<ul>{"".join(items)}</ul></body></html>\n')
+            + (f'<ul>{"".join(unmet)}</ul>' if unmet else '') + folded
+            + ''.join(f'<p class="isolation">{e(p)}</p>' for p in isolation) + '</body></html>\n')
 
 
 def write_json(path, results):
