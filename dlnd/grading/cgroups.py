@@ -53,7 +53,7 @@ def cores_allowed(root=ROOT):
     (a Docker container's --cpus: Gradescope's half a CPU shows all the host's cores to os.cpu_count())."""
     cores = len(os.sched_getaffinity(0))
     limits = dict(own_limits(root))
-    quota, period = limits.get('cpu.max', 'max').split()[0], limits.get('cpu.max', 'max 100000').split()[-1]
+    quota, period = limits.get('cpu.max', 'max 100000').split()
     if quota == 'max':
         quota, period = limits.get('cpu.cfs_quota_us', '-1'), limits.get('cpu.cfs_period_us', '100000')
     if quota not in ('max', '-1'):

@@ -23,7 +23,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .inside import kill_until_gone
+from .inside import kill_until_gone, remove
 
 USERS = range(61000, 62000)  # below 65536, which a container's user namespace may map; unlikely to be taken
 WRITABLE_BY_ALL = ('/tmp', '/var/tmp', '/dev/shm')  # where a user of its own can leave files
@@ -126,8 +126,8 @@ def release_user(uid):
 
 
 def users_running():
-    """{real uid of every process}: read from /proc/PID/status, which a process cannot hide from root (the owner
-    of /proc/PID it can: a process that is not dumpable shows as root's)."""
+    """{real uid: [the pids of its processes]}, read from /proc/PID/status, which a process cannot hide from root
+    (the owner of /proc/PID it can: a process that is not dumpable shows as root's)."""
     found = {}
     for entry in Path('/proc').glob('[0-9]*'):
         try:
@@ -191,7 +191,6 @@ def bytes_written(uid, scratch, most_entries=20000):
 
 def remove_files_of(uid, folders=WRITABLE_BY_ALL):
     """Delete what `uid` left in the world-writable folders (its processes must be gone)."""
-    import shutil
     for folder in map(Path, folders):
         try:
             entries = list(folder.iterdir())
@@ -199,12 +198,8 @@ def remove_files_of(uid, folders=WRITABLE_BY_ALL):
             continue
         for path in entries:
             try:
-                if path.lstat().st_uid != uid:
-                    continue
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
+                if path.lstat().st_uid == uid:
+                    remove(path)
             except OSError:
                 pass
 

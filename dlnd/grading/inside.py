@@ -105,10 +105,15 @@ def clear_scratch(scratch):
     """Empty `scratch` of what the last child wrote: each child starts with an empty scratch folder (in the sandbox
     it is memory, and counts against the limit)."""
     for path in Path(scratch).iterdir():
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+        remove(path)
+
+
+def remove(path):
+    """Delete a file, a link (not what it points to) or a folder with all it holds."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def in_child(work, seconds, alone):
