@@ -155,13 +155,16 @@ def test_a_grader_that_fails_still_writes_a_result(bundle, tmp_path):
 
 def test_the_submission_folder_gives_the_learners_notebook_by_name(tmp_path):
     from dlnd.grading.submission import in_folder
-    for name in ('.ipynb_checkpoints/dlnd_face_generation-checkpoint.ipynb', 'notes/scratch-checkpoint.ipynb',
-                 'work/dlnd_face_generation.ipynb'):
+
+    def add(name):
         (tmp_path / name).parent.mkdir(exist_ok=True)
-        if name.startswith('work'):
-            assert in_folder(tmp_path) is None  # Jupyter's copies only: nothing to grade
         shutil.copy(NOTEBOOK, tmp_path / name)
-    assert in_folder(tmp_path) == tmp_path / 'work' / 'dlnd_face_generation.ipynb'
+    add('.ipynb_checkpoints/dlnd_face_generation-checkpoint.ipynb')
+    assert in_folder(tmp_path) is None  # Jupyter's copy alone: nothing to grade
+    add('work/my_gan.ipynb')
+    assert in_folder(tmp_path) == tmp_path / 'work' / 'my_gan.ipynb'  # the only notebook, its copy aside
+    add('work/dlnd_face_generation.ipynb')
+    assert in_folder(tmp_path) == tmp_path / 'work' / 'dlnd_face_generation.ipynb'  # by its name
 
 
 @pytest.mark.parametrize('version', PYTHONS)
