@@ -1,5 +1,6 @@
 """Safe file writes, checksums and the rule for a safe zip member, shared by the data layer and the grader."""
 import errno
+import glob
 import hashlib
 import os
 import stat
@@ -58,3 +59,22 @@ def unsafe_member(info):
     if name.startswith('/') or (len(name) > 1 and name[1] == ':') or '..' in PurePosixPath(name).parts:
         return 'path'
     return 'link' if stat.S_ISLNK(info.external_attr >> 16) else None
+
+
+def checkpoint_files(folder):
+    """The files of the newest TensorFlow checkpoint in `folder` (the one its `checkpoint` file names, else the
+    newest .index): its .index, .data-* and .meta, with the `checkpoint` file; [] when there is none. What a
+    submission carries of a trained model, and what the grader restores."""
+    folder = Path(folder)
+    indexes = [p for p in folder.glob('*.index') if p.is_file()]
+    if not indexes:
+        return []
+    state = folder / 'checkpoint'
+    named = state.read_text(errors='replace').partition('model_checkpoint_path:')[2].split('"')[1:2] \
+        if state.is_file() else []
+    chosen = folder / (PurePosixPath(named[0].replace('\\', '/')).name + '.index') if named else None
+    index = chosen if chosen in indexes else max(indexes, key=lambda p: p.stat().st_mtime)
+    prefix = index.name[:-len('.index')]
+    data = sorted(folder.glob(f'{glob.escape(prefix)}.data-*'))
+    meta = folder / f'{prefix}.meta'
+    return [index, *data, *([meta] if meta.is_file() else []), *([state] if state.is_file() else [])]

@@ -1,4 +1,5 @@
 """Shared fixtures: the real data in ../shared/data, and a real HTTP server on 127.0.0.1."""
+import hashlib
 import os
 import sys
 import threading
@@ -46,6 +47,23 @@ def celeba_folder(tmp_path_factory, shared_data):
 def flowers_folder(tmp_path_factory, shared_data):
     """A data folder with the flowers cache built from the real photographs."""
     return _prepared('flowers', tmp_path_factory.mktemp('flowers'))
+
+
+@pytest.fixture(scope='session')
+def quality_reference(tmp_path_factory, shared_data):
+    """The grader's reference file (real digits and faces, dlnd.gan.quality), built from the real data once and
+    kept in build/ while the code that builds it is unchanged; the judges of every grading test read it."""
+    from dlnd.gan import quality
+    key = hashlib.sha256(b''.join((ROOT / 'dlnd' / 'gan' / name).read_bytes()
+                                  for name in ('quality.py', 'metrics.py', 'mnist_classifier.py'))).hexdigest()[:16]
+    path = ROOT / 'build' / 'test-reference' / key / quality.REFERENCE_NAME
+    if not path.is_file():
+        folder = tmp_path_factory.mktemp('reference-data')
+        for name in ('mnist', 'celeba'):
+            _prepared(name, folder)
+        quality.build(folder, path)
+    os.environ['DLND_QUALITY_REFERENCE'] = str(path)
+    return path
 
 
 @pytest.fixture(autouse=True)

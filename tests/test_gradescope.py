@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import container
+import generators
 from dlnd.grading import gradescope, sandbox
 from dlnd.notebook import NOTEBOOK, VARIANTS_NOTEBOOK, read
 from test_grade import MARKER, Listener, _cmdline, appends_to_the_checks, injected
@@ -27,7 +28,7 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0 or UNAVAILABLE is not None,
 
 
 @pytest.fixture(scope='module')
-def bundle(tmp_path_factory):
+def bundle(tmp_path_factory, quality_reference):
     """The autograder zip, for the face-generation assignment, 50 points with the quality lines worth double."""
     folder = tmp_path_factory.mktemp('bundle')
     points = folder / 'points.json'
@@ -78,16 +79,25 @@ def checks_in(results):
     return {test['name']: test for test in results['tests']}
 
 
+@pytest.fixture(scope='module')
+def trained(mnist_folder, celeba_folder):
+    """The reference notebook's generators, trained briefly (tests/generators.py): digits that meet the line, faces
+    that do not yet."""
+    return generators.files(generators.trained({'mnist': mnist_folder, 'celeba': celeba_folder}, generators.BATCHES))
+
+
 @needs_root
-def test_the_reference_gets_full_marks_in_the_container_and_the_checkpoint_copy_is_not_graded(bundle):
+def test_the_reference_and_its_generators_are_graded_in_the_container_and_the_checkpoint_copy_is_not(bundle, trained):
     broken = injected(read(NOTEBOOK), 'model_inputs', ['return None'])
-    found = autograde(bundle, {'dlnd_face_generation.ipynb': NOTEBOOK.read_bytes(),
+    found = autograde(bundle, {'dlnd_face_generation.ipynb': NOTEBOOK.read_bytes(), **trained,
                                '.ipynb_checkpoints/dlnd_face_generation-checkpoint.ipynb': notebook_bytes(broken)})
     results, run = found['results'], found['run']
     assert run.returncode == 0, run.stderr[-3000:]
-    assert results['score'] == 50 and all(t['status'] == 'passed' for t in results['tests']), results['output']
-    assert [round(t['max_score'], 6) for t in results['tests']].count(round(2 * 50 / 12, 6)) == 2  # worth double
-    assert results['output'].startswith('face generation notebook dlnd_face_generation.ipynb: 10 of 10')
+    tests = checks_in(results)
+    assert [name for name, test in tests.items() if test['status'] != 'passed'] == ['faces'], results['output']
+    assert 'drawn by your generator' in tests['digits']['output'] and tests['faces']['output'].startswith('SWD 28px')
+    assert results['score'] == pytest.approx(50 - 2 * 50 / 12)  # the faces line, worth double, of 12 weights
+    assert results['output'].startswith('face generation notebook dlnd_face_generation.ipynb: 9 of 10')
     assert results['output'].splitlines()[-1].startswith('isolation: a user of its own (no namespaces here)')
     assert 'rlimits' in results['output'] and not found['changed']
 
@@ -199,3 +209,13 @@ def test_what_each_line_is_worth_comes_from_one_points_file(tmp_path):
         path.write_text(bad)
         with pytest.raises(ValueError, match=rf'{path}: not a points file \(.*{why}'):
             Points.load(path)
+
+
+def test_an_autograder_with_too_little_memory_says_so_instead_of_grading(tmp_path, monkeypatch):
+    (tmp_path / NOTEBOOK.name).write_bytes(NOTEBOOK.read_bytes())
+    monkeypatch.setattr(gradescope, 'memory_allowed', lambda: 768 * 2 ** 20)  # Gradescope's default
+    monkeypatch.setattr(gradescope, 'grade_notebook', lambda *args, **kwargs: pytest.fail('graded all the same'))
+    args, _ = gradescope.settings(tmp_path / 'no-config.json', [])
+    graded = gradescope.grade_submission(tmp_path, args)
+    assert graded.refused.startswith('not graded: this autograder has 0.75 GB of memory and judging the digits and '
+                                     'faces your generators draw needs 1 GB; the course staff must choose 1.5 GB')

@@ -24,7 +24,10 @@ def test_train_saves_a_generator_that_generate_py_reads(mnist_data, tmp_path, ca
                                     print_every=5, show_every=10, max_batches=12,
                                     checkpoint_dir=str(tmp_path / 'ckpt'))
     out = capsys.readouterr().out
-    assert 'discriminator loss' in out and 'generator loss' in out and 'Finished after 12 batches' in out
+    printed = [line for line in out.splitlines() if 'discriminator loss' in line and 'generator loss' in line]
+    assert [line.split()[3] for line in printed] == ['5', '10', '12']  # every 5 batches, and the last one's
+    assert printed[-1].endswith(f'generator loss: {history["losses"][-1][1]:.4f}')
+    assert 'Finished after 12 batches' in out
     assert history['losses'].shape == (12, 2) and np.isfinite(history['losses']).all()
     images = generate(tmp_path / 'ckpt', 70, seed=1)
     assert images.shape == (70, 28, 28, 1) and images.min() >= -1 and images.max() <= 1

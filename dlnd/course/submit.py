@@ -3,8 +3,9 @@
     python -m dlnd submit [dlnd_face_generation.ipynb | gan_variants.ipynb] [-o submission.zip]
 
 The zip holds the executed notebook, its HTML export, any notebook its code reads (gan_variants.ipynb
-reads the face-generation notebook's DCGAN), helper.py, problem_unittests.py and the dlnd package they
-import.
+reads the face-generation notebook's DCGAN), the trained generators its training cells saved
+(checkpoints/mnist and checkpoints/celeba: the grader judges the digits and faces by what they draw),
+helper.py, problem_unittests.py and the dlnd package they import.
 """
 import argparse
 import re
@@ -12,7 +13,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from ..fileio import atomic_path
+from ..fileio import atomic_path, checkpoint_files
 from ..notebook import NOTEBOOK, ROOT, code_cells, completeness_problems, package_files, read, unit_test_problems
 
 
@@ -26,7 +27,10 @@ def build(notebook_path, output):
     """Write the submission zip, or raise SystemExit saying why the notebook is not ready."""
     notebook_path = Path(notebook_path)
     nb = read(notebook_path)
-    problems = completeness_problems(nb) + unit_test_problems(nb)
+    checkpoints = {folder: checkpoint_files(notebook_path.parent / folder) for folder in saved_checkpoints(nb)}
+    problems = completeness_problems(nb) + unit_test_problems(nb) + [
+        f'{folder} holds no checkpoint: run the training cell that saves there (train(..., '
+        f"checkpoint_dir='{folder}'))" for folder, files in checkpoints.items() if not files]
     if problems:
         raise SystemExit(f'{notebook_path} is not ready to submit:\n' + '\n'.join(f'  - {p}' for p in problems))
     with atomic_path(output) as tmp, zipfile.ZipFile(tmp, 'w', zipfile.ZIP_DEFLATED) as archive:
@@ -34,9 +38,19 @@ def build(notebook_path, output):
         archive.writestr(notebook_path.with_suffix('.html').name, html_export(notebook_path))
         for companion in companion_notebooks(nb, notebook_path.parent):
             archive.write(companion, companion.name)
+        for folder, files in checkpoints.items():
+            for file in files:
+                archive.write(file, f'{folder}/{file.name}')
         for name in package_files():
             archive.write(ROOT / name, name)
     return Path(output)
+
+
+def saved_checkpoints(nb):
+    """The checkpoint folders the training cells save to (checkpoint_dir='checkpoints/mnist', ...)."""
+    named = {name for cell in code_cells(nb)
+             for name in re.findall(r"checkpoint_dir\s*=\s*['\"](checkpoints/[\w.-]+)['\"]", cell['source'])}
+    return sorted(named)
 
 
 def companion_notebooks(nb, folder):

@@ -10,9 +10,10 @@ face-generation one or gan_variants.ipynb's, told apart by what the notebook def
 1. its code runs in a sandbox (dlnd.grading.sandbox: no network, its own processes and files, its memory capped,
    a clean environment), under the graded checks, recording what the checks ask and what its code builds
    (dlnd.grading.learner_run, dlnd.checks.replay); every process it started is gone before step 2;
-2. another sandbox, where no learner code runs, judges: the checks run again on the record, and the stored
-   outputs are read (dlnd.grading.rubric.judge, served by dlnd.grading.judging: one judging sandbox a worker, a
-   forked child a submission). Stored outputs never stand in for the graded functions.
+2. another sandbox, where no learner code runs, judges: the checks run again on the record, the images the
+   learner's trained generators drew are scored against real data (the reference file, dlnd.gan.quality), and
+   the stored outputs are read (dlnd.grading.rubric.judge, served by dlnd.grading.judging: one judging sandbox a
+   worker, a forked child a submission). Stored outputs never stand in for the graded functions or the quality.
 
 The sandbox is bubblewrap where it can start, else (in a Docker container, say) a user of its own for each
 step; results.json and the feedback say which. Out: DIR/<name>/results.json (Gradescope's format),
@@ -23,6 +24,7 @@ import argparse
 import concurrent.futures
 import contextlib
 import json
+import os
 import re
 import shutil
 import sys
@@ -33,6 +35,8 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
+from ..fileio import DataError
+from ..gan.quality import Reference, load_or_build
 from ..notebook import ROOT
 from . import sandbox
 from .cgroups import cores_allowed
@@ -41,6 +45,7 @@ from .rubric import GradedLine, kind_of, recorded_names
 from .submission import Refused, collect, open_submission
 
 JUDGE_SECONDS = 120  # of each submission's time, kept for judging
+REFERENCE_INSIDE = '/reference/quality_reference.npz'  # where the judges see the reference file
 
 
 def refusal(asked='auto'):
@@ -50,6 +55,15 @@ def refusal(asked='auto'):
         return isolation, None
     return None, (f'refusing to grade: no sandbox can run here ({"; ".join(reasons)}); pass --no-sandbox only for '
                   'code you trust')
+
+
+def quality_reference():
+    """The reference file the judges score drawings against: $DLND_QUALITY_REFERENCE (the Gradescope bundle's),
+    else data/quality_reference.npz, built first from the data folder; DataError if it cannot be read."""
+    given = os.environ.get('DLND_QUALITY_REFERENCE')
+    path = Path(given) if given else load_or_build(ROOT / 'data', log=lambda text: print(text, file=sys.stderr))
+    Reference.load(path)
+    return path
 
 
 def project_mounts():
@@ -73,10 +87,11 @@ def alone(isolation):
 
 
 def grade_notebook(source, limits=None, isolation=sandbox.BUBBLEWRAP, check_seconds=120, threads=None, judges=None,
-                   assignment=None):
+                   assignment=None, checkpoints_beside=False):
     """One submission, Graded: its code run and recorded in one sandbox, judged in another (by `judges`, or a
     judge of its own), each with `threads` threads (all the cores by default). `assignment` ('face generation' or
-    'GAN family') refuses the other notebook."""
+    'GAN family') refuses the other notebook; `checkpoints_beside` takes a notebook's trained generators from the
+    folder beside it (dlnd.grading.submission.open_submission)."""
     limits = limits or sandbox.Limits()
     start = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix='dlnd-grade-'))
@@ -84,7 +99,7 @@ def grade_notebook(source, limits=None, isolation=sandbox.BUBBLEWRAP, check_seco
     try:
         (work / 'input').mkdir(mode=0o700)
         try:
-            notebook, rubric = open_submission(source, work / 'input', assignment)
+            notebook, rubric = open_submission(source, work / 'input', assignment, checkpoints_beside)
         except Refused as e:
             return Graded(refused=str(e), isolation=sandbox.describe(isolation))
         judge_seconds = min(JUDGE_SECONDS, limits.wall_seconds / 4)
@@ -144,8 +159,9 @@ class Judges:
     """Judging servers (dlnd.grading.judging), one for each thread that grades, each in a sandbox of its own where
     no learner code runs: started when a thread first needs one and again after one dies, ended together."""
 
-    def __init__(self, limits, isolation, threads):
+    def __init__(self, limits, isolation, threads, reference=None):
         self.limits, self.isolation, self.threads = limits, isolation, threads
+        self.reference = reference or quality_reference()
         self.local, self.servers, self.lock = threading.local(), [], threading.Lock()
 
     def __enter__(self):
@@ -177,20 +193,22 @@ class Judges:
     def _start(self):
         server = sandbox.Started(
             [sys.executable, '-m', 'dlnd.grading.judging', '--scratch', sandbox.SCRATCH, *alone(self.isolation)],
-            replace(self.limits, cpu_seconds=10 ** 6), f'judge-{uuid.uuid4().hex[:12]}', project_mounts(),
-            environment(self.threads), self.isolation, serving=True)
+            replace(self.limits, cpu_seconds=10 ** 6), f'judge-{uuid.uuid4().hex[:12]}',
+            {**project_mounts(), REFERENCE_INSIDE: self.reference},
+            {**environment(self.threads), 'DLND_QUALITY_REFERENCE': REFERENCE_INSIDE}, self.isolation, serving=True)
         with self.lock:
             self.servers.append(server)
         return server
 
 
 def grade_all(submissions, out, workers, limits, isolation=sandbox.BUBBLEWRAP, check_seconds=120, progress=True,
-              points=Points()):
+              points=Points(), reference=None):
     """Grade [(name, path)] on `workers` at a time, writing each one's results as it finishes."""
     from tqdm import tqdm
     rows = []
     threads = max(1, cores_allowed() // workers)  # one process a core: more threads only contend
-    with Judges(limits, isolation, threads) as judges, concurrent.futures.ThreadPoolExecutor(workers) as pool, \
+    with Judges(limits, isolation, threads, reference) as judges, \
+            concurrent.futures.ThreadPoolExecutor(workers) as pool, \
             tqdm(total=len(submissions), unit='submission', disable=not progress, file=sys.stderr) as bar:
         futures = {pool.submit(grade_notebook, path, limits, isolation, check_seconds, threads, judges): name
                    for name, path in submissions}
@@ -201,7 +219,7 @@ def grade_all(submissions, out, workers, limits, isolation=sandbox.BUBBLEWRAP, c
             except Exception as e:  # the grader's own failure: still a result, and the batch goes on
                 graded = Graded(refused=f'the grader failed on this submission: {type(e).__name__}: {e}')
             results = results_json(graded, points)
-            write_results(out, name, results)
+            write_results(out, name, results, {line.key: line.pictures for line in graded.lines})
             rows.append((name, results))
             bar.update()
     rows.sort()
@@ -246,10 +264,15 @@ def main(argv=None):
     if why_not:
         print(why_not, file=sys.stderr)
         return 2
+    try:
+        reference = quality_reference()
+    except DataError as e:
+        print(f'the quality lines need the reference data: {e}', file=sys.stderr)
+        return 2
     print(sandbox.describe(isolation), file=sys.stderr)
     start = time.monotonic()
     rows = grade_all(collect(args.submissions), args.out, max(1, args.workers), limits_from(args), isolation,
-                     args.check_timeout, points=points)
+                     args.check_timeout, points=points, reference=reference)
     print(summary(rows, time.monotonic() - start) + f'; results in {args.out}')
     return 0
 

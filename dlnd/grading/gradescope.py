@@ -18,6 +18,7 @@ a partial one when the grader itself fails.
 """
 import argparse
 import json
+import os
 import stat
 import sys
 import traceback
@@ -28,7 +29,7 @@ from ..fileio import atomic_path
 from ..notebook import ROOT, package_files
 from . import sandbox
 from .cgroups import memory_allowed
-from .grade import add_limit_options, grade_notebook, limits_from, refusal
+from .grade import add_limit_options, grade_notebook, limits_from, quality_reference, refusal
 from .results import Graded, Points, results_json, write_json
 from .submission import in_folder
 
@@ -36,7 +37,8 @@ ASSIGNMENTS = {'face-generation': 'face generation', 'gan-family': 'GAN family'}
 CONFIG = 'autograder.json'  # in the bundle: the assignment, its points and limits, as `bundle` was told
 # Gradescope's defaults: 10 minutes a submission. The grader's own limit leaves room for the container's start-up.
 TIMEOUT, MEMORY = 420, 3
-MEMORY_NEEDED = 2 ** 30  # the heaviest real solution peaked at 0.94 GB (docs/experiments.md)
+# The reference and its generators peak at 0.83 GB, a real solution at 0.94 GB (docs/experiments.md)
+MEMORY_NEEDED = 2 ** 30
 
 SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, to build the autograder's image (Ubuntu 22.04 or 24.04).
@@ -72,10 +74,12 @@ if [ ! -s "$root/results/results.json" ]; then  # the grader could not even star
 fi
 """
 SOURCES = ['requirements.txt', 'constraints.txt', 'constraints-py3.10.txt']
+REFERENCE = 'quality_reference.npz'  # in the bundle: the real data the digits and faces are scored against
 
 
 def bundle(path, config):
-    """Write the autograder zip: setup.sh, run_autograder, the assignment's settings and the project's code."""
+    """Write the autograder zip: setup.sh, run_autograder, the assignment's settings, the project's code and the
+    reference data."""
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, 'w', zipfile.ZIP_DEFLATED) as archive:
         for name, text in (('setup.sh', SETUP), ('run_autograder', RUN)):
             info = zipfile.ZipInfo(name)
@@ -84,6 +88,7 @@ def bundle(path, config):
         archive.writestr(CONFIG, json.dumps(config, indent=1))
         for name in SOURCES + package_files():
             archive.write(ROOT / name, name)
+        archive.write(quality_reference(), REFERENCE)
     return Path(path)
 
 
@@ -94,6 +99,7 @@ def run(root, argv=()):
     results = root / 'results' / 'results.json'
     try:
         args, points = settings(ROOT / CONFIG, argv)
+        os.environ.setdefault('DLND_QUALITY_REFERENCE', str(ROOT / REFERENCE))
         graded = grade_submission(root / 'submission', args)
         write_json(results, results_json(graded, points))
     except BaseException as e:  # the grader's own failure: a partial result, and the log for the staff
@@ -112,15 +118,14 @@ def grade_submission(folder, args):
     if source is None:
         return Graded(refused='the submission holds no notebook (dlnd_face_generation.ipynb or gan_variants.ipynb) '
                               'and no zip made by python -m dlnd submit', isolation=sandbox.describe(isolation))
-    print(f'grading {source.relative_to(folder)} ({sandbox.describe(isolation)})', file=sys.stderr)
-    graded = grade_notebook(source, limits_from(args), isolation, args.check_timeout,
-                            assignment=ASSIGNMENTS[args.assignment])
     memory = memory_allowed()
-    if memory is not None and memory < MEMORY_NEEDED and not graded.refused:
-        graded.problems.append(f'for the course staff: this autograder has {memory / 2 ** 30:.2f} GB of memory; '
-                               'heavier solutions need about 1 GB and can fail a line here: choose 1.5 GB or more '
-                               "in the assignment's autograder settings")
-    return graded
+    if memory is not None and memory < MEMORY_NEEDED:
+        return Graded(refused=f'not graded: this autograder has {memory / 2 ** 30:.2f} GB of memory and judging the '
+                              'digits and faces your generators draw needs 1 GB; the course staff must choose 1.5 GB '
+                              "or more in the assignment's autograder settings", isolation=sandbox.describe(isolation))
+    print(f'grading {source.relative_to(folder)} ({sandbox.describe(isolation)})', file=sys.stderr)
+    return grade_notebook(source, limits_from(args), isolation, args.check_timeout,
+                          assignment=ASSIGNMENTS[args.assignment], checkpoints_beside=True)
 
 
 def settings(config_path, argv=()):

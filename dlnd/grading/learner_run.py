@@ -5,13 +5,16 @@
 TensorFlow is imported once; then each graded function's check runs in a child process of its own (a fork:
 fresh learner state, its own CPU-time limit, killed at its wall-clock limit) that loads the notebook's
 definitions and runs the check on them, recording every call (dlnd.checks.replay) as <function>.json. For the
-face-generation notebook, one more child runs `train` briefly on random data (train.json). Each record, and
+face-generation notebook, one more child runs `train` briefly on random data (train.json), and one a dataset
+restores the learner's trained generator from the submission's checkpoint into the notebook's own `generator`
+and draws images with it (mnist_drawing.json, celeba_drawing.json). Each record, and
 how each child ended (<function>.status.json), is handed back on the file descriptor DLND_RESULT_FD
 (dlnd.grading.sandbox) as soon as it exists, one JSON line a file, so what came before a crash is kept.
 Everything handed back is the learner's data: the grader judges it in another sandbox, where no learner code
 runs (dlnd.grading.judging).
 """
 import argparse
+import base64
 import contextlib
 import dataclasses
 import io
@@ -22,12 +25,17 @@ import resource
 import sys
 from pathlib import Path
 
+from ..fileio import checkpoint_files
+from ..notebook import cell_settings, code_cells, read
 from .inside import clear_scratch, exit_now, in_child, preload, result_descriptor
 from .rubric import (
+    DRAWINGS,
     ENOUGH_BATCHES,
     LOSS_PATTERNS,
     SHOW_EVERY,
     TRAIN_BATCHES,
+    Z_DISTRIBUTIONS,
+    calls_train,
     describe,
     longest_gap,
 )
@@ -87,6 +95,66 @@ def run_train(functions, np, tf, batch_size=TRAIN_BATCH_SIZE):
             'rates': rates, 'error': error}
 
 
+def draw(functions, np, tf, folder, channels, z_hints, count):
+    """The record of the learner's generator drawing `count` images for each noise in Z_DISTRIBUTIONS: the notebook's
+    `generator`, its variables restored from the newest checkpoint in `folder`. The noise's size is the
+    checkpoint's: each z_dim the training cells set (`z_hints`) is tried, then the first dimension of each matrix
+    the generator saved."""
+    if not callable(functions.get('generator')):
+        return {'error': 'generator is not defined'}
+    files = checkpoint_files(folder)
+    if not files:
+        return {'missing': True}
+    prefix = str(files[0])[:-len('.index')]
+    try:
+        saved = tf.train.list_variables(prefix)
+    except Exception as e:
+        return {'error': f'checkpoints/{folder.name} cannot be read: {describe(e)}'}
+    z_dims = dict.fromkeys([*z_hints, *(shape[0] for name, shape in saved if name.startswith('generator')
+                                        and len(shape) == 2)])
+    why = 'it holds no variable of a generator'
+    for z_dim in z_dims:
+        try:
+            return {'z_dim': z_dim, 'drawings': drawn(functions['generator'], np, tf, prefix, channels, z_dim, count)}
+        except Exception as e:  # the shapes do not fit this z_dim, or the variables are not the generator's
+            why = describe(e)
+    return {'error': f"the notebook's generator cannot be restored from checkpoints/{folder.name}: {why}"}
+
+
+def drawn(generator, np, tf, prefix, channels, z_dim, count, batch=250):
+    """{noise: the images as uint8 bytes (count, 28, 28, channels), base64} from the generator restored from
+    `prefix`; ValueError for images of another shape or not finite."""
+    rng = np.random.default_rng(0)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        z = tf.placeholder(tf.float32, (None, z_dim))
+        generator(z, channels, is_train=True)  # makes its variables, as model_loss does in train
+        images = generator(z, channels, is_train=False)
+        tf.train.Saver(tf.global_variables()).restore(sess, prefix)
+        drawings = {}
+        for name, sample in Z_DISTRIBUTIONS.items():
+            noise = sample(rng, (count, z_dim))
+            pictures = np.concatenate([sess.run(images, {z: noise[i:i + batch]}) for i in range(0, count, batch)])
+            if pictures.shape != (count, 28, 28, channels):
+                raise ValueError(f'the generator drew images of shape {pictures.shape[1:]}, not (28, 28, {channels})')
+            if not np.isfinite(pictures).all():
+                raise ValueError('the generator drew values that are not finite numbers (NaN or infinity)')
+            pixels = np.clip(np.round((pictures + 1) * 127.5), 0, 255).astype(np.uint8)
+            drawings[name] = base64.b64encode(pixels.tobytes()).decode('ascii')
+    return drawings
+
+
+def z_dims_set(notebook):
+    """The z_dim values the notebook's training cells set."""
+    values = []
+    for cell in code_cells(read(notebook)):
+        if calls_train(cell['source']):
+            try:
+                values.append(cell_settings(cell['source']).get('z_dim'))
+            except SyntaxError:
+                continue
+    return [v for v in values if isinstance(v, int) and 0 < v <= 4096]
+
+
 # Imported once, before the forks, so each child starts with them: TensorFlow, and what the notebooks import.
 PRELOADED = ('problem_unittests', 'matplotlib.pyplot', 'IPython.display', 'dlnd.gan.evaluation', 'dlnd.gan.gan_family',
              'dlnd.hosted', 'dlnd.checks.replay', 'dlnd.grading.rubric')
@@ -110,6 +178,11 @@ def child(name, notebook, cpu_seconds):
         return
     if name == 'train':
         hand_back('train.json', run_train(namespace, np, tf))
+        return
+    if name in DRAWINGS:
+        dataset, channels, count = DRAWINGS[name]
+        folder = Path(notebook).parent / 'checkpoints' / dataset
+        hand_back(f'{name}.json', draw(namespace, np, tf, folder, channels, z_dims_set(notebook), count))
         return
     check = getattr(problem_unittests, f'test_{name}').check
     if not callable(namespace.get(name)):

@@ -9,6 +9,7 @@ import dataclasses
 import html
 import io
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -16,6 +17,9 @@ from ..fileio import atomic_path
 
 REFUSED = 'submission file'  # the one test of a submission that could not be graded
 LONGEST_LINE = 600  # characters of a result's reason: learners' own messages can be any length
+# Gradescope shows each output in this format: plain text, its lines kept as lines, links and markup not followed
+OUTPUT_FORMAT = 'simple_format'
+BASE64 = re.compile(r'[A-Za-z0-9+/]+={0,2}')
 
 
 @dataclasses.dataclass
@@ -65,20 +69,22 @@ def results_json(graded, points=Points()):
     """Gradescope's autograder results: one test per rubric line, named by its function for graded functions."""
     footer = [graded.isolation] if graded.isolation else []
     if graded.refused:
-        return {'score': 0.0, 'output': '\n'.join([graded.refused, *footer]), 'tests': [
-            {'name': REFUSED, 'score': 0.0, 'max_score': points.total or 1.0, 'status': 'failed',
-             'output': graded.refused, 'visibility': 'visible'}], 'stdout_visibility': 'hidden'}
+        return {'score': 0.0, 'output': '\n'.join([graded.refused, *footer]), 'output_format': OUTPUT_FORMAT,
+                'tests': [{'name': REFUSED, 'score': 0.0, 'max_score': points.total or 1.0, 'status': 'failed',
+                           'output': graded.refused, 'output_format': OUTPUT_FORMAT, 'visibility': 'visible'}],
+                'stdout_visibility': 'hidden'}
     worth = points.worth([line.key for line in graded.lines])
     tests = [{'name': line.key, 'score': worth[line.key] if line.met else 0.0, 'max_score': worth[line.key],
               'status': 'passed' if line.met else 'failed',
               'output': '\n'.join([textwrap.shorten(line.reason, LONGEST_LINE, placeholder=' ...')]
                                    + [f'Suggestion: {s}' for s in line.suggestions]),
-              'visibility': 'visible', 'extra_data': {'rubric_line': line.line}}
+              'output_format': OUTPUT_FORMAT, 'visibility': 'visible', 'extra_data': {'rubric_line': line.line}}
              for line in graded.lines]
     met = sum(line.met for line in graded.lines)
     summary = f'{graded.kind} notebook {graded.notebook}: {met} of {len(tests)} rubric lines met'
     return {'score': round(sum(test['score'] for test in tests), 4), 'execution_time': graded.seconds,
-            'output': '\n'.join([summary, *graded.problems, *footer]), 'tests': tests, 'stdout_visibility': 'hidden'}
+            'output': '\n'.join([summary, *graded.problems, *footer]), 'output_format': OUTPUT_FORMAT, 'tests': tests,
+            'stdout_visibility': 'hidden'}
 
 
 def refused(results):
@@ -88,13 +94,24 @@ def refused(results):
 FEEDBACK_STYLE = ('body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}'
                   'li{margin:.6rem 0;list-style:none}.met b{color:#176b2c}.unmet b{color:#a4161a}'
                   '.reason{margin:.2rem 0 0 1.5rem}.suggestion{margin:.2rem 0 0 1.5rem;color:#555}'
-                  '.problem{color:#a4161a}.isolation{color:#555;font-size:.9em}summary{cursor:pointer}')
+                  '.problem{color:#a4161a}.isolation{color:#555;font-size:.9em}summary{cursor:pointer}'
+                  'figure{display:inline-block;margin:.6rem 1.5rem 0 1.5rem;vertical-align:top}'
+                  'figcaption{color:#555;font-size:.9em}img{image-rendering:pixelated}')
 
 
-def feedback_html(name, results):
+def figures(pictures):
+    """<figure>s of (caption, base64 PNG) pairs; anything that is not base64 is left out."""
+    return ''.join(f'<figure><img src="data:image/png;base64,{png}" alt="{html.escape(caption)}">'
+                   f'<figcaption>{html.escape(caption)}</figcaption></figure>'
+                   for caption, png in pictures if BASE64.fullmatch(png))
+
+
+def feedback_html(name, results, pictures=None):
     """The learner's page: the lines not met first, each with its reason, then the lines met, folded, with the
-    suggestions (all text escaped)."""
+    suggestions and what each line was judged on ({test name: ((caption, base64 PNG), ...)}: the images the
+    generator drew, the losses the training printed); all text escaped."""
     e = html.escape
+    pictures = pictures or {}
 
     def item(test):
         reason, *suggestions = test['output'].split('\n')
@@ -103,7 +120,8 @@ def feedback_html(name, results):
         verdict = '&#10003; Meets' if met else '&#10007; Does not meet'
         return (f'<li class="{"met" if met else "unmet"}"><b>{verdict}</b> {e(line)}'
                 f'<div class="reason">{e(reason)}</div>'
-                + ''.join(f'<div class="suggestion">{e(s)}</div>' for s in suggestions) + '</li>')
+                + ''.join(f'<div class="suggestion">{e(s)}</div>' for s in suggestions)
+                + figures(pictures.get(test['name'], ())) + '</li>')
     unmet = [item(test) for test in results['tests'] if test['status'] != 'passed']
     met = [item(test) for test in results['tests'] if test['status'] == 'passed']
     folded = (f'<details><summary>{len(met)} rubric line{"s" if len(met) != 1 else ""} met</summary>'
@@ -125,12 +143,12 @@ def write_json(path, results):
         tmp.chmod(0o644)
 
 
-def write_results(out, name, results):
+def write_results(out, name, results, pictures=None):
     folder = Path(out) / name
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / 'results.json', results)
     with atomic_path(folder / 'feedback.html') as tmp:
-        tmp.write_text(feedback_html(name, results))
+        tmp.write_text(feedback_html(name, results, pictures))
 
 
 def write_grades(out, rows):

@@ -17,7 +17,7 @@ from .grade import grade_notebook, refusal
 
 def review(path, isolation=sandbox.BUBBLEWRAP):
     """[GradedLine] for the notebook at `path`: its code run in the sandbox, judged outside it (dlnd.grading.grade)."""
-    graded = grade_notebook(path, isolation=isolation)
+    graded = grade_notebook(path, isolation=isolation, checkpoints_beside=True)
     if graded.refused:
         raise SystemExit(f'{path}: {graded.refused}')
     return graded.lines

@@ -2,12 +2,15 @@
 
 A graded function's line is judged by the graphs it builds: the checks of problem_unittests, replayed
 (dlnd.checks.replay) on the record its code left in its sandbox (dlnd.grading.learner_run). train's line by what
-train printed and showed on random data; training and quality by the notebook's stored outputs. Nothing is
-judged by the text of the code, and nothing here runs the notebook's code. What the rubric requires decides a
+train printed and showed on random data; the digits and the faces by the images the learner's trained generator
+drew in that sandbox, scored here against the grader's own real data (dlnd.gan.quality). gan_variants.ipynb's
+results by its stored outputs. Nothing is judged by the text of the code, and nothing here runs the notebook's
+code. What the rubric requires decides a
 line; what the course's reviewers only recommended (label smoothing, leaky ReLU, Adam with beta1 0.5, ...) is a
 suggestion under a line that is met.
 """
 import ast
+import base64
 import contextlib
 import dataclasses
 import io
@@ -26,6 +29,14 @@ from ..notebook import (
     unit_test_problems,
 )
 from .inside import Ended
+
+DRAWINGS = {'mnist_drawing': ('mnist', 1, 1000), 'celeba_drawing': ('celeba', 3, 1000)}  # dataset, channels, images
+# The noise the learner's generator draws from: the course's uniform noise, and the normal noise some learners
+# train with; each drawing is scored and the better one judged.
+Z_DISTRIBUTIONS = {'uniform': lambda rng, shape: rng.uniform(-1, 1, shape),
+                   'normal': lambda rng, shape: rng.normal(0, 1, shape)}
+HOW_TO_INCLUDE = ('submit the zip python -m dlnd submit builds, which carries checkpoints/{0}: the trained '
+                  "generator that train(..., checkpoint_dir='checkpoints/{0}') saves")
 
 HYPERPARAMETER_RANGES = {'batch_size': (16, 256), 'z_dim': (32, 256), 'learning_rate': (1e-5, 1e-3),
                          'beta1': (0.1, 0.9)}
@@ -64,6 +75,7 @@ class Verdict:
     met: bool
     reason: str
     suggestions: tuple = ()
+    pictures: tuple = ()  # (caption, base64 PNG): what the line was judged on, for the learner to see
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +87,7 @@ class GradedLine:
     met: bool
     reason: str
     suggestions: tuple = ()
+    pictures: tuple = ()
 
     @classmethod
     def from_dict(cls, data):
@@ -82,17 +95,19 @@ class GradedLine:
         line = cls(**data)
         if not (all(isinstance(v, str) for v in (line.key, line.line, line.reason)) and isinstance(line.met, bool)):
             raise TypeError('a graded line of the wrong types')
-        return dataclasses.replace(line, suggestions=tuple(str(s) for s in line.suggestions))
+        pictures = tuple((str(caption), str(png)) for caption, png in line.pictures)
+        return dataclasses.replace(line, suggestions=tuple(str(s) for s in line.suggestions), pictures=pictures)
 
 
 class Submission:
     """What the checks look at: the notebook's cells, and the records its code left in its sandbox
     (dlnd.grading.learner_run: {file name: text}). Nothing here runs the notebook's code."""
 
-    def __init__(self, notebook, records=None):
+    def __init__(self, notebook, records=None, reference=None):
         self.nb = read(notebook) if not isinstance(notebook, dict) else notebook
         self.cells = code_cells(self.nb)
         self.records = records or {}
+        self.reference = reference
 
     def record(self, name):
         """(the record of `name`'s run, None if there is none or the notebook's code did not load; why)."""
@@ -109,6 +124,25 @@ class Submission:
         except (KeyError, TypeError, ValueError, RecursionError):
             return None, f"{name} has no result: the sandbox running the notebook's code stopped before its check ended"
         return None, f'{name} {ended.in_words()}, before its result was written'
+
+    def drawings(self, name):
+        """({noise: uint8 images} the learner's generator drew for `name` in DRAWINGS, ''), or (None, why not)."""
+        dataset, channels, count = DRAWINGS[name]
+        data, missing = self.record(name)
+        if data is None:
+            return None, missing
+        if data.get('missing'):
+            return None, f'no trained generator in the submission: {HOW_TO_INCLUDE.format(dataset)}'
+        if data.get('error'):
+            return None, str(data['error'])
+        import numpy as np
+        shape = (count, 28, 28, channels)
+        try:
+            drawings = {noise: np.frombuffer(base64.b64decode(data['drawings'][noise], validate=True), np.uint8)
+                        .reshape(shape) for noise in Z_DISTRIBUTIONS}
+        except (KeyError, TypeError, ValueError):
+            return None, f"the drawing's record is not one the grader wrote (expected {count} images of {shape[1:]})"
+        return drawings, ''
 
     def training_cells(self):
         """Cells whose top-level code calls train() (a mention in a docstring or comment does not count)."""
@@ -187,7 +221,34 @@ def train_behaves(sub):
                    for rate in data.get('rates', []) if rate != 'tensor']
     grids = f'{len(shown_at)} grid' + ('s' if len(shown_at) != 1 else '')
     return Verdict(True, f'printed both losses and showed {grids} in {batches} batches; the training cells show '
-                   'both', tuple(suggestions))
+                   'both', tuple(suggestions), loss_pictures(training))
+
+
+NUMBER = r'\s*[:=]?\s*(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)'
+
+
+def printed_losses(text):
+    """[(discriminator loss, generator loss)] of each line of `text` that prints both."""
+    found = []
+    for line in text.splitlines():
+        pair = [re.search(pattern + NUMBER, line) for pattern in LOSS_PATTERNS]
+        if all(pair):
+            found.append(tuple(float(match.groups()[-1]) for match in pair))
+    return found
+
+
+def loss_pictures(training_cells):
+    """(caption, PNG) of the losses each training cell printed, as the learner's run printed them."""
+    from ..gan.quality import loss_picture
+    pictures = []
+    for k, cell in enumerate(training_cells):
+        losses = printed_losses(stdout_of(cell))
+        if len(losses) >= 2:
+            title = next((name for name in ('MNIST', 'CelebA') if name.lower() in cell['source'].lower()),
+                         f'training cell {k + 1}')
+            d_losses, g_losses = zip(*losses)
+            pictures.append((f'the losses your {title} run printed', loss_picture(d_losses, g_losses, title)))
+    return tuple(pictures)
 
 
 def sensible_hyperparameters(sub):
@@ -208,29 +269,47 @@ def sensible_hyperparameters(sub):
     return Verdict(not problems, '; '.join(dict.fromkeys(problems)) if problems else ', '.join(dict.fromkeys(seen)))
 
 
-def _metric(text, name):
-    match = re.search(rf'{re.escape(name)}\s+([\d.]+)\s+([\d.]+)', text)
-    return (float(match[1]), float(match[2])) if match else None
+def judged_drawing(sub, name, scores_of, passes, distance, in_words, real_images):
+    """The verdict on the drawing `name`, scored by `scores_of`; of the drawings (one a noise) the first that passes,
+    else the one of the least `distance` from real data's scores, is judged and shown."""
+    if sub.reference is None:
+        return Verdict(False, 'not judged: the grader has no reference data (python -m dlnd.gan.quality builds it)')
+    drawings, why = sub.drawings(name)
+    if drawings is None:
+        return Verdict(False, why)
+    scored = {}
+    for noise, images in drawings.items():  # the course's uniform noise first: scoring faces takes seconds
+        scored[noise] = scores_of(images)
+        if passes(scored[noise]):
+            break
+    noise = min(scored, key=lambda n: (not passes(scored[n]), distance(scored[n])))
+    from ..gan.quality import grid_picture
+    words = f'{in_words(scored[noise])}; drawn by your generator for {noise} noise, scored against real data'
+    pictures = ((f'what your generator drew ({noise} noise)', grid_picture(drawings[noise])),
+                ('real images, for comparison', grid_picture(sub.reference.arrays[real_images])))
+    return Verdict(bool(passes(scored[noise])), words, (), pictures)
 
 
 def digits_look_like_digits(sub, max_ratio=20, min_score=5):
-    text = sub.all_stdout()
-    fd, score = _metric(text, 'Frechet distance'), _metric(text, 'classifier score')
-    if not fd or not score:
-        return Verdict(False, 'no MNIST metrics in the outputs: run the evaluation and training cells')
-    ok = fd[0] <= max_ratio * fd[1] and score[0] >= min_score
-    return Verdict(ok, f'Frechet distance {fd[0]:.1f} (real {fd[1]:.1f}, limit {max_ratio}x), '
-                f'classifier score {score[0]:.2f} (real {score[1]:.2f}, at least {min_score})')
+    real = sub.reference.digits_real_scores if sub.reference else (1, 1)
+
+    def in_words(scores):
+        return (f'Frechet distance {scores[0]:.1f} (real {real[0]:.1f}, limit {max_ratio}x), classifier score '
+                f'{scores[1]:.2f} (real {real[1]:.2f}, at least {min_score})')
+    return judged_drawing(sub, 'mnist_drawing', lambda images: sub.reference.digit_scores(images),
+                          lambda s: s[0] <= max_ratio * real[0] and s[1] >= min_score, lambda s: s[0], in_words,
+                          'digits')
 
 
 def faces_look_like_faces(sub, max_ratio=5):
-    text = sub.all_stdout()
-    levels = [(size, _metric(text, f'SWD {size}px')) for size in (28, 14, 7)]
-    if not all(value for _, value in levels):
-        return Verdict(False, 'no CelebA metrics in the outputs: run the evaluation and training cells')
-    ok = all(gen <= max_ratio * real for _, (gen, real) in levels)
-    return Verdict(ok, 'SWD ' + ', '.join(f'{size}px {gen:.1f} (real {real:.1f})' for size, (gen, real) in levels) + \
-        f', limit {max_ratio}x real')
+    real = sub.reference.faces_real_scores if sub.reference else (1, 1, 1)
+
+    def in_words(scores):
+        return 'SWD ' + ', '.join(f'{size}px {gen:.1f} (real {r:.1f})' for size, gen, r in
+                                  zip((28, 14, 7), scores, real)) + f', limit {max_ratio}x real'
+    return judged_drawing(sub, 'celeba_drawing', lambda images: sub.reference.face_scores(images),
+                          lambda s: all(g <= max_ratio * r for g, r in zip(s, real)),
+                          lambda s: max(g / r for g, r in zip(s, real)), in_words, 'faces')
 
 
 RUBRIC = [
@@ -353,9 +432,11 @@ def rubric_for(nb):
 
 
 def recorded_names(rubric):
-    """What dlnd.grading.learner_run must run for a rubric: each graded function's check, and train's run."""
-    return [getattr(check, 'function', 'train') for _, _, check in rubric
-            if hasattr(check, 'function') or check is train_behaves]
+    """What dlnd.grading.learner_run must run for a rubric: each graded function's check, train's run, and the
+    drawings of the trained generators."""
+    drawn = {digits_look_like_digits: 'mnist_drawing', faces_look_like_faces: 'celeba_drawing'}
+    return [getattr(check, 'function', None) or ('train' if check is train_behaves else drawn[check])
+            for _, _, check in rubric if hasattr(check, 'function') or check is train_behaves or check in drawn]
 
 
 KIND = {'face generation': RUBRIC, 'GAN family': VARIANTS_RUBRIC}
@@ -367,11 +448,27 @@ def kind_of(rubric):
     return next(kind for kind, known in KIND.items() if known is rubric)
 
 
-def judge(notebook, records):
+def judge(notebook, records, reference=None):
     """[GradedLine] for `notebook` (a path or the notebook itself), from the records its code left ({file name:
-    text}). A record too malformed to read fails only its line."""
-    sub = Submission(notebook, records)
-    return [GradedLine(key, line, *dataclasses.astuple(_judged(check, sub))) for key, line, check in rubric_for(sub.nb)]
+    text}), the drawings scored against `reference` (dlnd.gan.quality.Reference). A record too malformed to read
+    fails only its line."""
+    sub = Submission(notebook, records, reference)
+    rubric = rubric_for(sub.nb)
+    # The drawings first, their memory handed back before the replays: a grader may have 768 MB for all of it
+    drawn = (digits_look_like_digits, faces_look_like_faces)
+    verdicts = {key: _judged(check, sub) for key, _, check in rubric if check in drawn}
+    release_freed_memory()
+    verdicts.update({key: _judged(check, sub) for key, _, check in rubric if check not in drawn})
+    return [GradedLine(key, line, *dataclasses.astuple(verdicts[key])) for key, line, _ in rubric]
+
+
+def release_freed_memory():
+    """Give the C library's freed memory back to the system (glibc keeps it otherwise)."""
+    import ctypes
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except AttributeError:  # not glibc
+        pass
 
 
 def _judged(check, sub):

@@ -2,18 +2,21 @@
 submission folder; which notebook in it is the learner's, and which rubric grades it. Nothing here runs it.
 
 A submission that cannot be graded is Refused with one line saying why; a zip is checked whole before anything
-is read from it (no member outside its folder, no link, no more than a set size).
+is read from it (no member outside its folder, no link, no more than a set size). Beside the notebook, the
+trained generators it carries (checkpoints/mnist, checkpoints/celeba) are copied for the grader to draw from.
 """
 import json
 import re
 import zipfile
 from pathlib import Path
 
-from ..fileio import unsafe_member
+from ..fileio import checkpoint_files, unsafe_member
 from .rubric import NOTEBOOK_OF, kind_of, rubric_for
 
 LARGEST_NOTEBOOK = 64 * 2 ** 20
 LARGEST_ZIP_MEMBERS, LARGEST_ZIP_TOTAL = 5000, 1 << 30
+CHECKPOINTS = ('mnist', 'celeba')  # checkpoints/<name>: the trained generators the grader draws from
+CHECKPOINT_FILE = re.compile(r'checkpoints/(mnist|celeba)/([\w.-]{1,200})')
 
 
 class Refused(Exception):
@@ -39,19 +42,23 @@ def collect(paths):
     return named
 
 
-def open_submission(path, into, assignment=None):
-    """(the notebook of a submission, copied into `into`; its rubric); Refused when it is not one of the course's
-    notebooks, or not the one of `assignment` ('face generation' or 'GAN family') when one is given."""
+def open_submission(path, into, assignment=None, checkpoints_beside=False):
+    """(the notebook of a submission, copied into `into`, with the checkpoints it carries in into/checkpoints; its
+    rubric); Refused when it is not one of the course's notebooks, or not the one of `assignment` ('face
+    generation' or 'GAN family') when one is given. A notebook's checkpoints are those in the folder beside it,
+    when `checkpoints_beside` (one learner's folder, not a class's)."""
     path = Path(path)
     if not path.is_file():
         raise Refused(f'{path.name} is not a file')
     if zipfile.is_zipfile(path):
-        name, data = notebook_in_zip(path)
+        name, data = notebook_in_zip(path, into)
     else:
         if path.stat().st_size > LARGEST_NOTEBOOK:
             raise Refused(f'{path.name} is {path.stat().st_size / 2 ** 20:.0f} MB, larger than a notebook can be '
                           f'({LARGEST_NOTEBOOK // 2 ** 20} MB)')
         name, data = path.name, path.read_bytes()
+        if checkpoints_beside:
+            copy_checkpoints(path.parent, into)
     rubric = check_notebook(name, data)
     if assignment and kind_of(rubric) != assignment:
         raise Refused(f'{Path(name).name} is the {kind_of(rubric)} notebook, but this assignment grades the '
@@ -61,8 +68,39 @@ def open_submission(path, into, assignment=None):
     return target, rubric
 
 
-def notebook_in_zip(path):
-    """(name, bytes) of the notebook a submission zip holds; the zip refused whole if any member is unsafe."""
+def copy_checkpoints(folder, into):
+    """The newest checkpoint of each of folder/checkpoints/{mnist,celeba}, copied into into/checkpoints/: regular
+    files inside `folder` (no link leads out of it), LARGEST_ZIP_TOTAL in all."""
+    folder = Path(folder).resolve()
+    files = [(dataset, file) for dataset in CHECKPOINTS for file in checkpoint_files(folder / 'checkpoints' / dataset)
+             if file.resolve() == folder / 'checkpoints' / dataset / file.name and file.is_file()
+             and CHECKPOINT_FILE.fullmatch(f'checkpoints/{dataset}/{file.name}')]
+    if sum(file.stat().st_size for _, file in files) > LARGEST_ZIP_TOTAL:
+        raise Refused(f'the checkpoints beside the notebook are larger than {LARGEST_ZIP_TOTAL // 2 ** 30} GB')
+    for dataset, file in files:
+        target = Path(into) / 'checkpoints' / dataset / file.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(file.read_bytes())
+
+
+def extract_checkpoints(archive, notebook_name, into):
+    """The zip's checkpoints/{mnist,celeba}/* beside its notebook, extracted into into/checkpoints/ (the zip was
+    checked whole: no member outside its folder, no link, no more than LARGEST_ZIP_TOTAL)."""
+    parent = str(Path(notebook_name).parent)
+    prefix = '' if parent == '.' else parent + '/'
+    for member in archive.infolist():
+        relative = member.filename[len(prefix):]
+        if member.filename.startswith(prefix) and not member.is_dir() and CHECKPOINT_FILE.fullmatch(relative):
+            target = Path(into) / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(member) as source, open(target, 'wb') as out:
+                while chunk := source.read(1 << 20):
+                    out.write(chunk)
+
+
+def notebook_in_zip(path, into):
+    """(name, bytes) of the notebook a submission zip holds, its checkpoints extracted into `into`; the zip refused
+    whole if any member is unsafe."""
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
@@ -85,6 +123,7 @@ def notebook_in_zip(path):
             if len(data) > LARGEST_NOTEBOOK:
                 raise Refused(f'{chosen.filename} in {path.name} is larger than a notebook can be '
                               f'({LARGEST_NOTEBOOK // 2 ** 20} MB)')
+            extract_checkpoints(archive, chosen.filename, into)
             return chosen.filename, data
     except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError) as e:
         raise Refused(f'{path.name} is not a readable zip: {e}') from None
