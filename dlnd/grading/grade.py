@@ -41,7 +41,7 @@ from ..notebook import ROOT
 from . import sandbox
 from .cgroups import cores_allowed
 from .results import Graded, Points, results_json, summary, write_grades, write_results
-from .rubric import GradedLine, kind_of, recorded_names
+from .rubric import DRAWINGS, GradedLine, kind_of, recorded_names
 from .submission import Refused, collect, open_submission
 
 JUDGE_SECONDS = 120  # of each submission's time, kept for judging
@@ -64,6 +64,11 @@ def quality_reference():
     path = Path(given) if given else load_or_build(ROOT / 'data', log=lambda text: print(text, file=sys.stderr))
     Reference.load(path)
     return path
+
+
+def reference_for(rubric):
+    """The reference file if the rubric judges drawings, else None: reviewing gan_variants.ipynb needs no CelebA."""
+    return quality_reference() if set(DRAWINGS) & set(recorded_names(rubric)) else None
 
 
 def project_mounts():
@@ -107,7 +112,8 @@ def grade_notebook(source, limits=None, isolation=sandbox.BUBBLEWRAP, check_seco
         records, problems = _record(work, notebook, rubric, _limits(limits, limits.wall_seconds - judge_seconds),
                                     isolation, check_seconds, threads)
         wall = max(judge_seconds, limits.wall_seconds - (time.monotonic() - start))
-        with contextlib.nullcontext(judges) if judges else Judges(limits, isolation, threads) as judging:
+        with contextlib.nullcontext(judges) if judges else \
+                Judges(limits, isolation, threads, reference_for(rubric)) as judging:
             lines, problem = judging.judge(notebook, records, wall)
         if lines is None:
             problems.append(f'the grader could not judge the records: {problem}')
@@ -160,8 +166,8 @@ class Judges:
     no learner code runs: started when a thread first needs one and again after one dies, ended together."""
 
     def __init__(self, limits, isolation, threads, reference=None):
-        self.limits, self.isolation, self.threads = limits, isolation, threads
-        self.reference = reference or quality_reference()
+        """`reference`: the quality reference file (quality_reference()); None: the drawings are not judged."""
+        self.limits, self.isolation, self.threads, self.reference = limits, isolation, threads, reference
         self.local, self.servers, self.lock = threading.local(), [], threading.Lock()
 
     def __enter__(self):
@@ -194,8 +200,9 @@ class Judges:
         server = sandbox.Started(
             [sys.executable, '-m', 'dlnd.grading.judging', '--scratch', sandbox.SCRATCH, *alone(self.isolation)],
             replace(self.limits, cpu_seconds=10 ** 6), f'judge-{uuid.uuid4().hex[:12]}',
-            {**project_mounts(), REFERENCE_INSIDE: self.reference},
-            {**environment(self.threads), 'DLND_QUALITY_REFERENCE': REFERENCE_INSIDE}, self.isolation, serving=True)
+            {**project_mounts(), **({REFERENCE_INSIDE: self.reference} if self.reference else {})},
+            {**environment(self.threads), **({'DLND_QUALITY_REFERENCE': REFERENCE_INSIDE} if self.reference else {})},
+            self.isolation, serving=True)
         with self.lock:
             self.servers.append(server)
         return server

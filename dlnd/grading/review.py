@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 
+from ..fileio import DataError
 from ..notebook import NOTEBOOK
 from . import sandbox
 from .grade import grade_notebook, refusal
@@ -34,7 +35,11 @@ def main():
     if refused:
         print(refused, file=sys.stderr)
         return 2
-    lines = review(args.notebook, isolation)
+    try:
+        lines = review(args.notebook, isolation)
+    except DataError as e:
+        print(f'the digits and faces lines need the reference data: {e}', file=sys.stderr)
+        return 2
     for line in lines:
         print(f'{"MEETS" if line.met else "DOES NOT MEET":14} {line.line}\n{"":14} {line.reason}')
         for suggestion in line.suggestions:

@@ -3,11 +3,10 @@
 A graded function's line is judged by the graphs it builds: the checks of problem_unittests, replayed
 (dlnd.checks.replay) on the record its code left in its sandbox (dlnd.grading.learner_run). train's line by what
 train printed and showed on random data; the digits and the faces by the images the learner's trained generator
-drew in that sandbox, scored here against the grader's own real data (dlnd.gan.quality). gan_variants.ipynb's
+drew in that sandbox, scored here against the grader's own real data (dlnd.gan.quality); gan_variants.ipynb's
 results by its stored outputs. Nothing is judged by the text of the code, and nothing here runs the notebook's
-code. What the rubric requires decides a
-line; what the course's reviewers only recommended (label smoothing, leaky ReLU, Adam with beta1 0.5, ...) is a
-suggestion under a line that is met.
+code. What the rubric requires decides a line; what the course's reviewers only recommended (label smoothing,
+leaky ReLU, Adam with beta1 0.5, ...) is a suggestion under a line that is met.
 """
 import ast
 import base64
@@ -32,7 +31,7 @@ from .inside import Ended
 
 DRAWINGS = {'mnist_drawing': ('mnist', 1, 1000), 'celeba_drawing': ('celeba', 3, 1000)}  # dataset, channels, images
 # The noise the learner's generator draws from: the course's uniform noise, and the normal noise some learners
-# train with; each drawing is scored and the better one judged.
+# train with; the first drawing that meets the line is judged, else the closer one (judged_drawing).
 Z_DISTRIBUTIONS = {'uniform': lambda rng, shape: rng.uniform(-1, 1, shape),
                    'normal': lambda rng, shape: rng.normal(0, 1, shape)}
 HOW_TO_INCLUDE = ('submit the zip python -m dlnd submit builds, which carries checkpoints/{0}: the trained '
