@@ -99,7 +99,7 @@ def run(root, argv=()):
     results = root / 'results' / 'results.json'
     try:
         args, points = settings(ROOT / CONFIG, argv)
-        os.environ.setdefault('DLND_QUALITY_REFERENCE', str(ROOT / REFERENCE))
+        os.environ['DLND_QUALITY_REFERENCE'] = str(ROOT / REFERENCE)  # the bundle's own, whatever the host says
         graded = grade_submission(root / 'submission', args)
         write_json(results, results_json(graded, points))
     except BaseException as e:  # the grader's own failure: a partial result, and the log for the staff
