@@ -345,9 +345,7 @@ def test_grades_csv_has_a_row_per_submission_and_a_column_per_test(hostile_batch
 
 
 def test_the_feedback_page_renders_in_a_browser_with_the_learners_text_inert(hostile_batch, tmp_path):
-    chromium = next((c for c in ('chromium', 'chromium-browser', 'google-chrome') if _which(c)), None)
-    if chromium is None:
-        pytest.fail('no Chromium to render the feedback page: apt-get install chromium (make test does)')
+    chromium = chromium_or_fail()
     page = hostile_batch['out'] / 'everything_else' / 'feedback.html'
     dom = subprocess.run([chromium, '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
                           '--disable-component-update', '--no-first-run', '--disable-sync',
@@ -360,9 +358,13 @@ def test_the_feedback_page_renders_in_a_browser_with_the_learners_text_inert(hos
     assert 'class="isolation">isolation: ' in dom
 
 
-def _which(name):
+def chromium_or_fail():
+    """The Chromium that renders the feedback pages in the tests; the test fails without one."""
     from shutil import which
-    return which(name)
+    found = next((c for c in ('chromium', 'chromium-browser', 'google-chrome') if which(c)), None)
+    if found is None:
+        pytest.fail('no Chromium to render the feedback page: apt-get install chromium (make test does)')
+    return found
 
 
 # --- real submissions: the verdicts of the checks in-process, sandboxed or not -------------------------------

@@ -121,10 +121,8 @@ def test_a_generator_that_draws_real_images_meets_both_lines(graded):
 
 
 def test_the_feedback_page_shows_what_the_generator_drew_and_the_losses(graded, tmp_path):
-    from test_grade import _which
-    chromium = next((c for c in ('chromium', 'chromium-browser', 'google-chrome') if _which(c)), None)
-    if chromium is None:
-        pytest.fail('no Chromium to render the feedback page: apt-get install chromium (make test does)')
+    from test_grade import chromium_or_fail
+    chromium = chromium_or_fail()
     page = graded[1] / 'trained' / 'feedback.html'
     text = page.read_text()
     pictures = [base64.b64decode(p) for p in __import__('re').findall(r'data:image/png;base64,([^"]+)"', text)]
