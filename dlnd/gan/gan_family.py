@@ -9,6 +9,8 @@ CPU-time budget with the main notebook's optimizer settings and scored with its 
                           conditional_model_loss, conditional=True)
 """
 import dataclasses
+import os
+import re
 import time
 from typing import Callable, Optional
 
@@ -35,6 +37,12 @@ class Variant:
     loss: Callable
     model_loss: Optional[Callable] = None
     conditional: bool = False
+
+    @property
+    def key(self):
+        """The name in lower case, words joined by '-' ('DCGAN, least squares': 'dcgan-least-squares'): the
+        folder its generator is saved in."""
+        return re.sub(r'[^a-z0-9]+', '-', self.name.lower()).strip('-')
 
 
 def compose(discriminator, generator, loss, input_real, input_z, out_channel_dim):
@@ -66,6 +74,7 @@ class Graph:
     g_loss: tf.Tensor
     train_ops: tuple
     sampler: tf.Tensor
+    generator_variables: list  # what a checkpoint of the generator holds: its variables, not the optimizer's
     probe: Optional[tf.Tensor] = None  # real images in, the discriminator's mean probability out
     probe_images: Optional[tf.Tensor] = None
 
@@ -78,18 +87,20 @@ def build(variant, channels, classes=None):
     if variant.conditional:
         input_labels = tf.placeholder(tf.float32, (None, classes), name='input_labels')
         d_loss, g_loss = variant.model_loss(input_real, input_z, input_labels, channels, variant.loss)
+        saved = tf.global_variables('generator')
         sampler = variant.generator(input_z, input_labels, channels, is_train=False)
-        return Graph(input_real, input_z, input_labels, d_loss, g_loss, optimizers(d_loss, g_loss), sampler)
+        return Graph(input_real, input_z, input_labels, d_loss, g_loss, optimizers(d_loss, g_loss), sampler, saved)
     if variant.model_loss is None:
         (d_loss, g_loss), _ = compose(variant.discriminator, variant.generator, variant.loss, input_real, input_z,
                                       channels)
     else:
         d_loss, g_loss = variant.model_loss(input_real, input_z, channels, variant.loss)
+    saved = tf.global_variables('generator')
     train_ops = optimizers(d_loss, g_loss)  # before the probe, whose batch-norm updates training must not run
     sampler = variant.generator(input_z, channels, is_train=False)
     probe_images = tf.placeholder(tf.float32, (None, 28, 28, channels), name='probe_images')
     probe = tf.reduce_mean(variant.discriminator(probe_images, reuse=True)[0])
-    return Graph(input_real, input_z, None, d_loss, g_loss, train_ops, sampler, probe, probe_images)
+    return Graph(input_real, input_z, None, d_loss, g_loss, train_ops, sampler, saved, probe, probe_images)
 
 
 class TrainedGan:
@@ -145,11 +156,12 @@ def _session_config():
 
 
 def train(variant, dataset, cpu_seconds, seed=0, max_batches=None, report_every=1000, probe_sets=None,
-          probe_every=250, score=None, log=print):
+          probe_every=250, score=None, log=print, checkpoint_dir=None):
     """Train a variant on a data set for `cpu_seconds` of this process's CPU time (or max_batches), both
     networks updated in one run per batch as the main notebook does. probe_sets: {name: real images} on which
     the discriminator's mean output is recorded every probe_every batches, with score(gan)'s values where given
-    (neither counted in the budget)."""
+    (neither counted in the budget). checkpoint_dir: where the trained generator is saved, for the grader to
+    draw from."""
     graph = tf.Graph()
     with graph.as_default():
         tf.set_random_seed(seed)
@@ -178,7 +190,17 @@ def train(variant, dataset, cpu_seconds, seed=0, max_batches=None, report_every=
         gan.probe(probe_sets, score)
     log(f'{variant.name}: {gan.batches} batches in {gan.cpu_seconds:.0f} CPU seconds')
     gan.losses = np.array(gan.losses)
+    if checkpoint_dir:
+        save_generator(gan, checkpoint_dir)
     return gan
+
+
+def save_generator(gan, checkpoint_dir):
+    """The generator's variables (with its batch-norm statistics), as checkpoint_dir/generator."""
+    os.makedirs(checkpoint_dir, exist_ok=True)
+    with gan.graph.as_default():
+        saver = tf.train.Saver(gan.built.generator_variables)
+    saver.save(gan.session, os.path.join(checkpoint_dir, 'generator'), write_meta_graph=False)
 
 
 def sample_inputs(count, classes=10, seed=1234):
