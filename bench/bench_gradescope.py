@@ -1,7 +1,8 @@
 """One submission through the Gradescope bundle at Gradescope's CPU and memory settings: its seconds, its memory
 peak and its score, side by side for each setting.
 
-    python bench/bench_gradescope.py SUBMISSION_FOLDER [--settings 0.5:768 1.0:1536]   (as root, cgroup v1)
+    python bench/bench_gradescope.py SUBMISSION_FOLDER [--settings 0.5:768 1.0:1536] [--assignment gan-family]
+                                                                                    (as root, cgroup v1)
 
 The bundle's run_autograder runs in the simulated container (tests/container.py) inside a cgroup v1 of its own,
 held to the setting's CPU share (cpu.cfs_quota_us) and memory (memory.limit_in_bytes); the peak is
@@ -69,10 +70,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('submission', type=Path)
     parser.add_argument('--settings', nargs='+', default=['0.5:768', '1.0:1536'], help='CPUS:MEGABYTES each')
+    parser.add_argument('--assignment', choices=gradescope.ASSIGNMENTS, default='face-generation')
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         bundle = Path(folder) / 'autograder.zip'
-        gradescope.bundle(bundle, {'argv': []})
+        gradescope.bundle(bundle, {'argv': ['--assignment', args.assignment]})
         print(f'{"CPU":>5} {"memory":>8} {"seconds":>8} {"peak":>9}  result')
         for setting in args.settings:
             cpus, megabytes = float(setting.split(':')[0]), int(setting.split(':')[1])

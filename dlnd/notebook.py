@@ -1,5 +1,6 @@
 """Reading the course notebook: its cells, its function definitions and its training settings."""
 import ast
+import dataclasses
 import itertools
 import json
 import linecache
@@ -13,6 +14,53 @@ VARIANTS_GRADED = ('fc_discriminator', 'fc_generator', 'gan_loss', 'lsgan_loss',
                    'conditional_discriminator', 'conditional_model_loss', 'augment',
                    'augmented_model_loss')  # gan_variants.ipynb's
 _loads = itertools.count(1)
+
+
+@dataclasses.dataclass(frozen=True)
+class SavedGenerator:
+    """A trained generator a notebook saves in checkpoints/<folder>, which the grader draws the images it judges
+    from: built by the learner's `network` (defined in the notebook, or in `defined_in` beside it), trained by
+    `saved_by` on noise of `z_dim` drawn from `noise` (None: the learner's own choice)."""
+    folder: str
+    network: str
+    channels: int
+    saved_by: str
+    defined_in: str = ''
+    conditional: bool = False  # the network also takes one-hot labels of the 10 digits
+    z_dim: int = None
+    noise: str = None
+
+
+def _family(folder, network, channels, part, defined_in='', conditional=False):
+    """A generator gan_variants.ipynb trains with dlnd.gan.gan_family: 100 uniform numbers of noise (its Z_DIM)."""
+    prefix = 'flowers-' if part == 5 else ''
+    return SavedGenerator(folder, network, channels, f"part {part}'s gan_family.train(..., "
+                          f"checkpoint_dir=f'checkpoints/{prefix}{{variant.key}}')", defined_in, conditional, 100,
+                          'uniform')
+
+
+SAVED_GENERATORS = {
+    'face generation': (
+        SavedGenerator('mnist', 'generator', 1, "train(..., checkpoint_dir='checkpoints/mnist')"),
+        SavedGenerator('celeba', 'generator', 3, "train(..., checkpoint_dir='checkpoints/celeba')")),
+    'GAN family': (
+        _family('vanilla-cross-entropy', 'fc_generator', 1, 4),
+        _family('vanilla-least-squares', 'fc_generator', 1, 4),
+        _family('dcgan-cross-entropy', 'generator', 1, 4, NOTEBOOK.name),
+        _family('dcgan-least-squares', 'generator', 1, 4, NOTEBOOK.name),
+        _family('conditional-dcgan-cross-entropy', 'conditional_generator', 1, 4, conditional=True),
+        _family('flowers-dcgan', 'generator', 3, 5, NOTEBOOK.name),
+        _family('flowers-dcgan-diffaugment', 'generator', 3, 5, NOTEBOOK.name)),
+}
+
+
+def notebook_kind(nb):
+    """'GAN family' for a notebook that defines the family's functions, 'face generation' for one that defines a
+    graded function of the face-generation notebook, else None."""
+    sources = [c['source'] for c in code_cells(nb)]
+    if any('def fc_discriminator(' in source for source in sources):
+        return 'GAN family'
+    return 'face generation' if any(f'def {name}(' in source for source in sources for name in GRADED) else None
 
 
 def package_files():

@@ -51,7 +51,7 @@ def flowers_folder(tmp_path_factory, shared_data):
 
 @pytest.fixture(scope='session')
 def quality_reference(tmp_path_factory, shared_data):
-    """The grader's reference file (real digits and faces, dlnd.gan.quality), built from the real data once and
+    """The grader's reference file (real digits, faces and flowers, dlnd.gan.quality), built from the real data once and
     kept in build/ while the code that builds it is unchanged; the judges of every grading test read it."""
     from dlnd.gan import quality
     key = hashlib.sha256(b''.join((ROOT / 'dlnd' / 'gan' / name).read_bytes()
@@ -59,7 +59,7 @@ def quality_reference(tmp_path_factory, shared_data):
     path = ROOT / 'build' / 'test-reference' / key / quality.REFERENCE_NAME
     if not path.is_file():
         folder = tmp_path_factory.mktemp('reference-data')
-        for name in ('mnist', 'celeba'):
+        for name in ('mnist', 'celeba', 'flowers'):
             _prepared(name, folder)
         quality.build(folder, path)
     os.environ['DLND_QUALITY_REFERENCE'] = str(path)

@@ -281,3 +281,26 @@ def test_the_gan_family_says_once_whether_it_trains_in_bfloat16(monkeypatch, cap
     gan_family._session_config(), gan_family._session_config()
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 and lines[0].startswith('bfloat16 mixed precision: ')
+
+
+def test_train_saves_the_generator_alone_where_the_notebook_says(vanilla, mnist_data, tmp_path):
+    gan = gan_family.train(vanilla, mnist_data, cpu_seconds=600, max_batches=2, log=lambda line: None,
+                           checkpoint_dir=str(tmp_path / 'saved'))
+    saved = dict(tf.train.list_variables(str(tmp_path / 'saved' / 'generator')))
+    with gan.graph.as_default():
+        expected = {v.op.name: v.shape.as_list() for v in gan.built.generator_variables}
+    assert saved == expected and all(name.startswith('generator/') and 'Adam' not in name for name in saved)
+
+
+def test_the_notebook_saves_its_generators_where_the_grader_draws_from():
+    import re
+
+    from dlnd.notebook import SAVED_GENERATORS, code_cells
+    named = [re.findall(r"gan_family\.Variant\('([^']+)'", cell['source']) for cell in code_cells(VARIANTS_NOTEBOOK)]
+    part4, part5 = (names for names in named if len(names) > 1)  # part 4's five GANs, then part 5's two
+    keys = [gan_family.Variant(name, None, None, None).key for name in part4] + \
+        ['flowers-' + gan_family.Variant(name, None, None, None).key for name in part5]
+    assert keys == [g.folder for g in SAVED_GENERATORS['GAN family']]
+    training = [cell['source'] for cell in code_cells(VARIANTS_NOTEBOOK) if 'gan_family.train(' in cell['source']]
+    assert "checkpoint_dir=f'checkpoints/{variant.key}'" in training[0]
+    assert "checkpoint_dir=f'checkpoints/flowers-{variant.key}'" in training[1]

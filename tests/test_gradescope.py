@@ -217,5 +217,5 @@ def test_an_autograder_with_too_little_memory_says_so_instead_of_grading(tmp_pat
     monkeypatch.setattr(gradescope, 'grade_notebook', lambda *args, **kwargs: pytest.fail('graded all the same'))
     args, _ = gradescope.settings(tmp_path / 'no-config.json', [])
     graded = gradescope.grade_submission(tmp_path, args)
-    assert graded.refused.startswith('not graded: this autograder has 0.75 GB of memory and judging the digits and '
-                                     'faces your generators draw needs 1 GB; the course staff must choose 1.5 GB')
+    assert graded.refused.startswith('not graded: this autograder has 0.75 GB of memory and judging the images your '
+                                     'generators draw needs 1 GB; the course staff must choose 1.5 GB')

@@ -1,5 +1,6 @@
-"""The digits and faces lines, judged on what the learner's trained generator draws in the sandbox, scored by the
-judge against its own real data; and the feedback page that shows it."""
+"""The quality lines, judged on what the learner's trained generators draw in the sandbox, scored by the judge against
+its own real data: the face-generation notebook's digits and faces, gan_variants.ipynb's five GANs, conditional
+digits and flowers; and the feedback page that shows them."""
 import base64
 import copy
 import io
@@ -17,19 +18,19 @@ from dlnd.course import submit
 from dlnd.fileio import DataError
 from dlnd.gan.quality import Reference
 from dlnd.grading import rubric
-from dlnd.notebook import NOTEBOOK, read, stdout_of
+from dlnd.notebook import GRADED, NOTEBOOK, VARIANTS_NOTEBOOK, read, stdout_of
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.usefixtures('quality_reference')
 HOW_TO = 'no trained generator in the submission: submit the zip python -m dlnd submit builds, which carries '
 
 
-def with_generator(nb, source):
-    """The notebook with its generator's definition replaced by `source` (outputs kept)."""
+def with_generator(nb, source, name='generator'):
+    """The notebook with the definition of its function `name` replaced by `source` (outputs kept)."""
     nb = copy.deepcopy(nb)
-    cell = next(c for c in nb['cells'] if c['cell_type'] == 'code' and 'def generator(' in ''.join(c['source']))
+    cell = next(c for c in nb['cells'] if c['cell_type'] == 'code' and f'def {name}(' in ''.join(c['source']))
     text = ''.join(cell['source'])
-    start = text.index('def generator(')
+    start = text.index(f'def {name}(')
     end = text.index('### END SOLUTION', start) + len('### END SOLUTION')
     cell['source'] = text[:start] + source.strip() + text[end:]
     return nb
@@ -81,7 +82,7 @@ def graded(tmp_path_factory, mnist_folder, celeba_folder):
 def test_a_trained_generator_meets_the_digits_line_by_what_it_draws(graded):
     results, _ = graded
     lines = results['trained']
-    assert all(lines[key]['status'] == 'passed' for key in rubric.GRADED + ('digits',)), lines
+    assert all(lines[key]['status'] == 'passed' for key in GRADED + ('digits',)), lines
     assert lines['digits']['output'].startswith('Frechet distance ')
     assert 'drawn by your generator for uniform noise, scored against real data' in lines['digits']['output']
     # 200 CelebA batches draw blurs: the faces line judges the drawing, not the stored run's numbers
@@ -94,7 +95,7 @@ def test_a_generator_that_never_trained_fails_both_lines_whatever_the_outputs_sa
     lines = graded[0]['untrained']
     for key in ('digits', 'faces'):
         assert lines[key]['status'] == 'failed' and 'drawn by your generator' in lines[key]['output'], lines[key]
-    assert all(lines[key]['status'] == 'passed' for key in rubric.GRADED)
+    assert all(lines[key]['status'] == 'passed' for key in GRADED)
 
 
 def test_a_notebook_without_its_generators_is_told_how_to_include_them(graded):
@@ -226,3 +227,139 @@ def test_checkpoints_beside_a_notebook_are_taken_only_from_inside_its_folder(tmp
     copy_checkpoints(folder, into)
     copied = sorted(str(p.relative_to(into)) for p in into.rglob('*') if p.is_file())
     assert copied == ['checkpoints/mnist/model.data-00000-of-00001', 'checkpoints/mnist/model.index']
+
+
+# --- gan_variants.ipynb: its seven generators, drawn with the learner's networks -----------------------------
+
+FAMILY_LINES = ('variants', 'conditional digits', 'flowers')
+
+
+def family_submission(folder, nb, face_nb, checkpoints=None):
+    """The zip python -m dlnd submit builds from gan_variants.ipynb `nb` beside the face-generation notebook
+    `face_nb` and the checkpoints of the folder `checkpoints`; the bare notebook without them."""
+    folder.mkdir()
+    (folder / VARIANTS_NOTEBOOK.name).write_text(json.dumps(nb))
+    if checkpoints is None:
+        return folder / VARIANTS_NOTEBOOK.name
+    (folder / NOTEBOOK.name).write_text(json.dumps(face_nb))
+    for file in (checkpoints / 'checkpoints').rglob('*'):
+        if file.is_file():
+            target = folder / file.relative_to(checkpoints)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(file.read_bytes())
+    return submit.build(folder / VARIANTS_NOTEBOOK.name, folder.with_suffix('.zip'))
+
+
+def without(zip_path, name, out):
+    """A copy of the zip without its member `name`."""
+    with zipfile.ZipFile(zip_path) as source, zipfile.ZipFile(out, 'w') as copied:
+        for member in source.infolist():
+            if member.filename != name:
+                copied.writestr(member, source.read(member))
+    return out
+
+
+def digits_by_label(folder, count=1000):
+    """`count` real MNIST digits, the i-th showing the digit i % 10."""
+    import helper
+    mnist = helper.Dataset('mnist', folder)
+    return np.concatenate([mnist.images[mnist.labels == d][:count // 10, None] for d in range(10)], axis=1) \
+        .reshape(count, 28, 28, 1).astype(np.uint8)
+
+
+def training_flowers(folder, count=1000):
+    """`count` of the training photographs (repeated: the offline set has 655), never the held-out ones."""
+    import helper
+    images = np.asarray(helper.Dataset('flowers', folder).images)
+    return images[np.arange(count) % len(images)]
+
+
+@pytest.fixture(scope='module')
+def graded_family(tmp_path_factory, mnist_folder, flowers_folder):
+    """gan_variants.ipynb submissions graded by `python -m dlnd grade`: {name: {line key: test}}."""
+    reference, face = read(VARIANTS_NOTEBOOK), read(NOTEBOOK)
+    untrained = generators.family({'mnist': mnist_folder, 'flowers': flowers_folder}, batches=1)
+    digits, flowers = digits_by_label(mnist_folder), training_flowers(flowers_folder)
+    remembering = generators.remembering({key: flowers if key.startswith('flowers') else digits
+                                          for key in generators.FAMILY})
+    remembering_nb = with_generator(with_generator(reference, generators.REMEMBERING_GENERATOR.replace(
+        'def generator(', 'def fc_generator('), 'fc_generator'), generators.REMEMBERING_CONDITIONAL,
+        'conditional_generator')
+    remembering_face = with_generator(face, generators.REMEMBERING_GENERATOR)
+    tmp = tmp_path_factory.mktemp('family')
+    (tmp / 'class').mkdir()
+    made = {'untrained': family_submission(tmp / 'untrained', reference, face, untrained),
+            'bare': family_submission(tmp / 'bare', reference, face),
+            'remembering': family_submission(tmp / 'remembering', remembering_nb, remembering_face, remembering)}
+    made['no-face-notebook'] = without(made['remembering'], NOTEBOOK.name, tmp / 'no-face-notebook.zip')
+    for name, path in made.items():
+        (tmp / 'class' / f'{name}{path.suffix}').write_bytes(path.read_bytes())
+    run = subprocess.run([sys.executable, '-m', 'dlnd', 'grade', str(tmp / 'class'), '--out', str(tmp / 'out')],
+                         capture_output=True, text=True, cwd=ROOT, timeout=1800)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return {name: {t['name']: t for t in json.loads((tmp / 'out' / name / 'results.json').read_text())['tests']}
+            for name in made}
+
+
+def test_generators_that_never_trained_fail_the_family_lines_whatever_the_outputs_say(graded_family):
+    lines = graded_family['untrained']
+    assert 'Frechet distance' in ''.join(stdout_of(c) for c in read(VARIANTS_NOTEBOOK)['cells']
+                                         if c['cell_type'] == 'code')  # a good run's numbers, kept
+    assert lines['variants']['output'].startswith('Frechet distance / classifier score of what each generator drew: '
+                                                  'vanilla-cross-entropy '), lines['variants']
+    assert 'drawn by your generator read as the digit asked for' in lines['conditional digits']['output']
+    assert lines['flowers']['output'].startswith('SWD at 28 / 14 / 7 px of what your generators drew: with '
+                                                 'augmentation ')
+    assert all(lines[key]['status'] == 'failed' for key in FAMILY_LINES), lines
+    assert all(lines[key]['status'] == 'passed' for key in ('fc_generator', 'conditional_generator', 'augment'))
+
+
+def test_family_generators_that_draw_real_images_meet_the_family_lines(graded_family):
+    lines = graded_family['remembering']
+    for key in FAMILY_LINES:
+        assert lines[key]['status'] == 'passed', lines[key]['output']
+    assert 'dcgan-least-squares ' in lines['variants']['output']  # drawn with the face notebook's generator
+
+
+def test_a_family_notebook_without_its_generators_is_told_how_to_include_them(graded_family):
+    lines = graded_family['bare']
+    assert lines['variants']['output'] == 'vanilla-cross-entropy: ' + HOW_TO + (
+        "checkpoints/vanilla-cross-entropy: the trained generator that part 4's gan_family.train(..., "
+        "checkpoint_dir=f'checkpoints/{variant.key}') saves")
+    assert lines['flowers']['output'].startswith('flowers-dcgan: ' + HOW_TO + 'checkpoints/flowers-dcgan: ')
+    assert all(lines[key]['status'] == 'failed' for key in FAMILY_LINES)
+
+
+def test_the_dcgan_generators_are_drawn_with_the_face_notebook_the_zip_carries(graded_family):
+    lines = graded_family['no-face-notebook']
+    assert lines['variants']['status'] == 'failed'
+    assert lines['variants']['output'].startswith(
+        'dcgan-cross-entropy: dlnd_face_generation.ipynb, whose generator part 4'), lines['variants']['output']
+    assert lines['conditional digits']['status'] == 'passed'  # the conditional generator is the notebook's own
+
+
+def test_the_conditional_line_reads_each_digit_drawn_against_the_digit_asked_for(quality_reference, mnist_folder):
+    digits = digits_by_label(mnist_folder, 10_000)
+    name = rubric.drawing_name(rubric.CONDITIONAL)
+    sub = rubric.Submission(VARIANTS_NOTEBOOK, {f'{name}.json': drawing_record({'uniform': digits})},
+                            Reference.load(quality_reference))
+    verdict = rubric.conditional_digits_as_asked(sub)
+    assert verdict.met and verdict.reason.endswith('(at least 95%)'), verdict.reason
+    sub.records[f'{name}.json'] = drawing_record({'uniform': np.roll(digits, 1, axis=0)})  # each a digit too late
+    verdict = rubric.conditional_digits_as_asked(sub)
+    assert not verdict.met and verdict.reason.startswith('0.'), verdict.reason
+
+
+def test_the_flowers_line_requires_augmentation_within_2x_of_real_and_only_reports_without(quality_reference,
+                                                                                       flowers_folder):
+    good, blank = training_flowers(flowers_folder), np.zeros((1000, 28, 28, 3), np.uint8)
+    names = [f'{rubric.drawing_name(folder)}.json' for folder in rubric.FLOWERS]  # without, with augmentation
+    reference = Reference.load(quality_reference)
+
+    def verdict(plain, augmented):
+        records = {name: drawing_record({'uniform': images}) for name, images in zip(names, (plain, augmented))}
+        return rubric.flowers_with_augmentation(rubric.Submission(VARIANTS_NOTEBOOK, records, reference))
+    assert verdict(blank, good).met
+    too_far = verdict(good, blank)
+    assert not too_far.met and 'with augmentation ' in too_far.reason and '(limit 2x, with augmentation)' in \
+        too_far.reason

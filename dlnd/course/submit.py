@@ -3,9 +3,9 @@
     python -m dlnd submit [dlnd_face_generation.ipynb | gan_variants.ipynb] [-o submission.zip]
 
 The zip holds the executed notebook, its HTML export, any notebook its code reads (gan_variants.ipynb
-reads the face-generation notebook's DCGAN), the trained generators its training cells saved
-(checkpoints/mnist and checkpoints/celeba: the grader judges the digits and faces by what they draw),
-helper.py, problem_unittests.py and the dlnd package they import.
+reads the face-generation notebook's DCGAN), the trained generators its training saved (checkpoints/mnist and
+checkpoints/celeba; gan_variants.ipynb's seven: the grader judges the digits, faces and flowers by what they
+draw), helper.py, problem_unittests.py and the dlnd package they import.
 """
 import argparse
 import re
@@ -14,7 +14,17 @@ import zipfile
 from pathlib import Path
 
 from ..fileio import atomic_path, checkpoint_files
-from ..notebook import NOTEBOOK, ROOT, code_cells, completeness_problems, package_files, read, unit_test_problems
+from ..notebook import (
+    NOTEBOOK,
+    ROOT,
+    SAVED_GENERATORS,
+    code_cells,
+    completeness_problems,
+    notebook_kind,
+    package_files,
+    read,
+    unit_test_problems,
+)
 
 
 def html_export(notebook_path):
@@ -27,10 +37,12 @@ def build(notebook_path, output):
     """Write the submission zip, or raise SystemExit saying why the notebook is not ready."""
     notebook_path = Path(notebook_path)
     nb = read(notebook_path)
-    checkpoints = {folder: checkpoint_files(notebook_path.parent / folder) for folder in saved_checkpoints(nb)}
+    saved = SAVED_GENERATORS.get(notebook_kind(nb), ())
+    checkpoints = {f'checkpoints/{g.folder}': checkpoint_files(notebook_path.parent / 'checkpoints' / g.folder)
+                   for g in saved}
     problems = completeness_problems(nb) + unit_test_problems(nb) + [
-        f'{folder} holds no checkpoint: run the training cell that saves there (train(..., '
-        f"checkpoint_dir='{folder}'))" for folder, files in checkpoints.items() if not files]
+        f'checkpoints/{g.folder} holds no checkpoint: run the training cell that saves there ({g.saved_by})'
+        for g in saved if not checkpoints[f'checkpoints/{g.folder}']]
     if problems:
         raise SystemExit(f'{notebook_path} is not ready to submit:\n' + '\n'.join(f'  - {p}' for p in problems))
     with atomic_path(output) as tmp, zipfile.ZipFile(tmp, 'w', zipfile.ZIP_DEFLATED) as archive:
@@ -44,13 +56,6 @@ def build(notebook_path, output):
         for name in package_files():
             archive.write(ROOT / name, name)
     return Path(output)
-
-
-def saved_checkpoints(nb):
-    """The checkpoint folders the training cells save to (checkpoint_dir='checkpoints/mnist', ...)."""
-    named = {name for cell in code_cells(nb)
-             for name in re.findall(r"checkpoint_dir\s*=\s*['\"](checkpoints/[\w.-]+)['\"]", cell['source'])}
-    return sorted(named)
 
 
 def companion_notebooks(nb, folder):

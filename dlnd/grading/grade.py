@@ -67,7 +67,7 @@ def quality_reference():
 
 
 def reference_for(rubric):
-    """The reference file if the rubric judges drawings, else None: reviewing gan_variants.ipynb needs no CelebA."""
+    """The reference file if the rubric judges drawings (both notebooks' do), else None."""
     return quality_reference() if set(DRAWINGS) & set(recorded_names(rubric)) else None
 
 

@@ -74,7 +74,7 @@ if [ ! -s "$root/results/results.json" ]; then  # the grader could not even star
 fi
 """
 SOURCES = ['requirements.txt', 'constraints.txt', 'constraints-py3.10.txt']
-REFERENCE = 'quality_reference.npz'  # in the bundle: the real data the digits and faces are scored against
+REFERENCE = 'quality_reference.npz'  # in the bundle: the real data drawings are scored against
 
 
 def bundle(path, config):
@@ -121,7 +121,7 @@ def grade_submission(folder, args):
     memory = memory_allowed()
     if memory is not None and memory < MEMORY_NEEDED:
         return Graded(refused=f'not graded: this autograder has {memory / 2 ** 30:.2f} GB of memory and judging the '
-                              'digits and faces your generators draw needs 1 GB; the course staff must choose 1.5 GB '
+                              'images your generators draw needs 1 GB; the course staff must choose 1.5 GB '
                               "or more in the assignment's autograder settings", isolation=sandbox.describe(isolation))
     print(f'grading {source.relative_to(folder)} ({sandbox.describe(isolation)})', file=sys.stderr)
     return grade_notebook(source, limits_from(args), isolation, args.check_timeout,

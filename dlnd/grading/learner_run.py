@@ -5,9 +5,10 @@
 TensorFlow is imported once; then each graded function's check runs in a child process of its own (a fork:
 fresh learner state, its own CPU-time limit, killed at its wall-clock limit) that loads the notebook's
 definitions and runs the check on them, recording every call (dlnd.checks.replay) as <function>.json. For the
-face-generation notebook, one more child runs `train` briefly on random data (train.json), and one a dataset
-restores the learner's trained generator from the submission's checkpoint into the notebook's own `generator`
-and draws images with it (mnist_drawing.json, celeba_drawing.json). Each record, and
+face-generation notebook, one more child runs `train` briefly on random data (train.json). For each trained
+generator the submission carries (checkpoints/mnist, ...: dlnd.notebook.SAVED_GENERATORS), one child restores it
+into the learner's own network (`generator`, `fc_generator`, ...) and draws images with it (mnist_drawing.json,
+...). Each record, and
 how each child ended (<function>.status.json), is handed back on the file descriptor DLND_RESULT_FD
 (dlnd.grading.sandbox) as soon as it exists, one JSON line a file, so what came before a crash is kept.
 Everything handed back is the learner's data: the grader judges it in another sandbox, where no learner code
@@ -26,9 +27,10 @@ import sys
 from pathlib import Path
 
 from ..fileio import checkpoint_files
-from ..notebook import cell_settings, code_cells, read
+from ..notebook import cell_settings, code_cells, load_functions, read
 from .inside import clear_scratch, exit_now, in_child, preload, result_descriptor
 from .rubric import (
+    DIGITS,
     DRAWINGS,
     ENOUGH_BATCHES,
     LOSS_PATTERNS,
@@ -95,16 +97,14 @@ def run_train(functions, np, tf, batch_size=TRAIN_BATCH_SIZE):
             'rates': rates, 'error': error}
 
 
-def draw(functions, np, tf, folder, channels, z_hints, count):
-    """The record of the learner's generator drawing `count` images for each noise in Z_DISTRIBUTIONS: the notebook's
-    `generator`, its variables restored from the newest checkpoint in `folder`. The noise's size is the
-    checkpoint's: each z_dim the training cells set (`z_hints`) is tried, then the first dimension of each matrix
-    the generator saved."""
-    if not callable(functions.get('generator')):
-        return {'error': 'generator is not defined'}
-    files = checkpoint_files(folder)
-    if not files:
-        return {'missing': True}
+def draw(functions, np, tf, files, drawing, z_hints):
+    """The record of the learner's generator drawing drawing.count images for each of its noises: the network the
+    drawing names, its variables restored from the checkpoint of `files` (checkpoint_files). The noise's size is
+    the checkpoint's: each z_dim in `z_hints` is tried (the training cells', or the one the project trains with),
+    then the first dimension of each matrix the generator saved."""
+    network, folder = drawing.generator.network, files[0].parent
+    if not callable(functions.get(network)):
+        return {'error': f'{network} is not defined'}
     prefix = str(files[0])[:-len('.index')]
     try:
         saved = tf.train.list_variables(prefix)
@@ -115,25 +115,33 @@ def draw(functions, np, tf, folder, channels, z_hints, count):
     why = 'it holds no variable of a generator'
     for z_dim in z_dims:
         try:
-            return {'z_dim': z_dim, 'drawings': drawn(functions['generator'], np, tf, prefix, channels, z_dim, count)}
+            return {'z_dim': z_dim, 'drawings': drawn(functions[network], np, tf, prefix, drawing, z_dim)}
         except Exception as e:  # the shapes do not fit this z_dim, or the variables are not the generator's
             why = describe(e)
-    return {'error': f"the notebook's generator cannot be restored from checkpoints/{folder.name}: {why}"}
+    return {'error': f"the notebook's {network} cannot be restored from checkpoints/{folder.name}: {why}"}
 
 
-def drawn(generator, np, tf, prefix, channels, z_dim, count, batch=250):
-    """{noise: the images as uint8 bytes (count, 28, 28, channels), base64} from the generator restored from
-    `prefix`; ValueError for images of another shape or not finite."""
+def drawn(network, np, tf, prefix, drawing, z_dim, batch=250):
+    """{noise: the images as uint8 bytes (count, 28, 28, channels), base64} from the network restored from
+    `prefix` (a conditional one asked for each digit in turn); ValueError for images of another shape or not
+    finite."""
     rng = np.random.default_rng(0)
+    count, channels = drawing.count, drawing.generator.channels
     with tf.Graph().as_default(), tf.Session() as sess:
         z = tf.placeholder(tf.float32, (None, z_dim))
-        generator(z, channels, is_train=True)  # makes its variables, as model_loss does in train
-        images = generator(z, channels, is_train=False)
+        inputs, feed = [z], {}
+        if drawing.generator.conditional:
+            inputs.append(tf.placeholder(tf.float32, (None, DIGITS)))
+            feed[inputs[1]] = np.eye(DIGITS)[np.arange(count) % DIGITS]
+        network(*inputs, channels, is_train=True)  # makes its variables, as the model's loss does in training
+        images = network(*inputs, channels, is_train=False)
         tf.train.Saver(tf.global_variables()).restore(sess, prefix)
         drawings = {}
-        for name, sample in Z_DISTRIBUTIONS.items():
-            noise = sample(rng, (count, z_dim))
-            pictures = np.concatenate([sess.run(images, {z: noise[i:i + batch]}) for i in range(0, count, batch)])
+        for name in drawing.noises:
+            noise = Z_DISTRIBUTIONS[name](rng, (count, z_dim))
+            pictures = np.concatenate([sess.run(images, {z: noise[i:i + batch], **{
+                placeholder: values[i:i + batch] for placeholder, values in feed.items()}})
+                for i in range(0, count, batch)])
             if pictures.shape != (count, 28, 28, channels):
                 raise ValueError(f'the generator drew images of shape {pictures.shape[1:]}, not (28, 28, {channels})')
             if not np.isfinite(pictures).all():
@@ -141,6 +149,27 @@ def drawn(generator, np, tf, prefix, channels, z_dim, count, batch=250):
             pixels = np.clip(np.round((pictures + 1) * 127.5), 0, 255).astype(np.uint8)
             drawings[name] = base64.b64encode(pixels.tobytes()).decode('ascii')
     return drawings
+
+
+def draw_saved(drawing, namespace, notebook, np, tf):
+    """The record of a drawing by the generator in checkpoints/<folder> beside the notebook, built by the network
+    the notebook defines, or the one of the notebook it takes it from (gan_variants.ipynb: the face-generation
+    notebook's DCGAN, which the submission carries beside it)."""
+    generator = drawing.generator
+    files = checkpoint_files(notebook.parent / 'checkpoints' / generator.folder)
+    if not files:
+        return {'missing': True}
+    if generator.defined_in:
+        source = notebook.parent / generator.defined_in
+        if not source.is_file():
+            return {'error': f'{generator.defined_in}, whose {generator.network} {generator.saved_by} trains, is not '
+                             'in the submission: submit the zip python -m dlnd submit builds, which carries it'}
+        try:
+            namespace = load_functions(tf, notebook=source)
+        except BaseException as e:
+            return {'error': f"{generator.defined_in}'s code does not run: {describe(e)}"}
+    hints = [generator.z_dim] if generator.z_dim else z_dims_set(notebook)
+    return draw(namespace, np, tf, files, drawing, hints)
 
 
 def z_dims_set(notebook):
@@ -168,7 +197,6 @@ def child(name, notebook, cpu_seconds):
     import problem_unittests
 
     from ..checks import replay
-    from ..notebook import load_functions
     tf = problem_unittests.tf
     sys.stdout = io.StringIO()  # what the learner's code prints in a check is not the check's result
     try:
@@ -180,9 +208,7 @@ def child(name, notebook, cpu_seconds):
         hand_back('train.json', run_train(namespace, np, tf))
         return
     if name in DRAWINGS:
-        dataset, channels, count = DRAWINGS[name]
-        folder = Path(notebook).parent / 'checkpoints' / dataset
-        hand_back(f'{name}.json', draw(namespace, np, tf, folder, channels, z_dims_set(notebook), count))
+        hand_back(f'{name}.json', draw_saved(DRAWINGS[name], namespace, Path(notebook), np, tf))
         return
     check = getattr(problem_unittests, f'test_{name}').check
     if not callable(namespace.get(name)):

@@ -38,7 +38,7 @@ def main():
     try:
         lines = review(args.notebook, isolation)
     except DataError as e:
-        print(f'the digits and faces lines need the reference data: {e}', file=sys.stderr)
+        print(f'the quality lines need the reference data: {e}', file=sys.stderr)
         return 2
     for line in lines:
         print(f'{"MEETS" if line.met else "DOES NOT MEET":14} {line.line}\n{"":14} {line.reason}')

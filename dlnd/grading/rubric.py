@@ -3,10 +3,11 @@
 A graded function's line is judged by the graphs it builds: the checks of problem_unittests, replayed
 (dlnd.checks.replay) on the record its code left in its sandbox (dlnd.grading.learner_run). train's line by what
 train printed and showed on random data; the digits and the faces by the images the learner's trained generator
-drew in that sandbox, scored here against the grader's own real data (dlnd.gan.quality); gan_variants.ipynb's
-results by its stored outputs. Nothing is judged by the text of the code, and nothing here runs the notebook's
-code. What the rubric requires decides a line; what the course's reviewers only recommended (label smoothing,
-leaky ReLU, Adam with beta1 0.5, ...) is a suggestion under a line that is met.
+drew in that sandbox, scored here against the grader's own real data (dlnd.gan.quality), and so are
+gan_variants.ipynb's results (its five GANs' digits, the conditional one's digits as asked, its flowers). Nothing
+is judged by the text of the code, and nothing here runs the notebook's code. What the rubric requires decides a
+line; what the course's reviewers only recommended (label smoothing, leaky ReLU, Adam with beta1 0.5, ...) is a
+suggestion under a line that is met.
 """
 import ast
 import base64
@@ -17,11 +18,13 @@ import json
 import re
 
 from ..notebook import (
-    GRADED,
+    SAVED_GENERATORS,
+    SavedGenerator,
     cell_settings,
     code_cells,
     completeness_problems,
     images_in,
+    notebook_kind,
     parse_cell,
     read,
     stdout_of,
@@ -29,13 +32,32 @@ from ..notebook import (
 )
 from .inside import Ended
 
-DRAWINGS = {'mnist_drawing': ('mnist', 1, 1000), 'celeba_drawing': ('celeba', 3, 1000)}  # dataset, channels, images
 # The noise the learner's generator draws from: the course's uniform noise, and the normal noise some learners
 # train with; the first drawing that meets the line is judged, else the closer one (judged_drawing).
 Z_DISTRIBUTIONS = {'uniform': lambda rng, shape: rng.uniform(-1, 1, shape),
                    'normal': lambda rng, shape: rng.normal(0, 1, shape)}
 HOW_TO_INCLUDE = ('submit the zip python -m dlnd submit builds, which carries checkpoints/{0}: the trained '
-                  "generator that train(..., checkpoint_dir='checkpoints/{0}') saves")
+                  'generator that {1} saves')
+DIGITS = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class Drawing:
+    """What the learner's sandbox draws for the judge with one saved generator: `count` images for each noise."""
+    generator: SavedGenerator
+    count: int
+    noises: tuple
+
+
+def drawing_name(folder):
+    """The record of the drawing of the generator in checkpoints/<folder>: flowers-dcgan's is flowers_dcgan_drawing."""
+    return folder.replace('-', '_') + '_drawing'
+
+
+# 1,000 images of each generator, as the notebooks score them; the conditional one 1,000 of each digit
+DRAWINGS = {drawing_name(g.folder): Drawing(g, 1000 * (DIGITS if g.conditional else 1),
+                                     (g.noise,) if g.noise else tuple(Z_DISTRIBUTIONS))
+            for generators in SAVED_GENERATORS.values() for g in generators}
 
 HYPERPARAMETER_RANGES = {'batch_size': (16, 256), 'z_dim': (32, 256), 'learning_rate': (1e-5, 1e-3),
                          'beta1': (0.1, 0.9)}
@@ -126,19 +148,21 @@ class Submission:
 
     def drawings(self, name):
         """({noise: uint8 images} the learner's generator drew for `name` in DRAWINGS, ''), or (None, why not)."""
-        dataset, channels, count = DRAWINGS[name]
+        drawing = DRAWINGS[name]
+        generator, count = drawing.generator, drawing.count
         data, missing = self.record(name)
         if data is None:
             return None, missing
         if data.get('missing'):
-            return None, f'no trained generator in the submission: {HOW_TO_INCLUDE.format(dataset)}'
+            return None, ('no trained generator in the submission: '
+                          + HOW_TO_INCLUDE.format(generator.folder, generator.saved_by))
         if data.get('error'):
             return None, str(data['error'])
         import numpy as np
-        shape = (count, 28, 28, channels)
+        shape = (count, 28, 28, generator.channels)
         try:
             drawings = {noise: np.frombuffer(base64.b64decode(data['drawings'][noise], validate=True), np.uint8)
-                        .reshape(shape) for noise in Z_DISTRIBUTIONS}
+                        .reshape(shape) for noise in drawing.noises}
         except (KeyError, TypeError, ValueError):
             return None, f"the drawing's record is not one the grader wrote (expected {count} images of {shape[1:]})"
         return drawings, ''
@@ -268,11 +292,14 @@ def sensible_hyperparameters(sub):
     return Verdict(not problems, '; '.join(dict.fromkeys(problems)) if problems else ', '.join(dict.fromkeys(seen)))
 
 
+NO_REFERENCE = Verdict(False, 'not judged: the grader has no reference data (python -m dlnd.gan.quality builds it)')
+
+
 def judged_drawing(sub, name, scores_of, passes, distance, in_words, real_images):
     """The verdict on the drawing `name`, scored by `scores_of`; of the drawings (one a noise) the first that passes,
     else the one of the least `distance` from real data's scores, is judged and shown."""
     if sub.reference is None:
-        return Verdict(False, 'not judged: the grader has no reference data (python -m dlnd.gan.quality builds it)')
+        return NO_REFERENCE
     drawings, why = sub.drawings(name)
     if drawings is None:
         return Verdict(False, why)
@@ -300,6 +327,9 @@ def digits_look_like_digits(sub, max_ratio=20, min_score=5):
                           'digits')
 
 
+digits_look_like_digits.drawings = ('mnist_drawing',)
+
+
 def faces_look_like_faces(sub, max_ratio=5):
     real = sub.reference.faces_real_scores if sub.reference else (1, 1, 1)
 
@@ -309,6 +339,9 @@ def faces_look_like_faces(sub, max_ratio=5):
     return judged_drawing(sub, 'celeba_drawing', lambda images: sub.reference.face_scores(images),
                           lambda s: all(g <= max_ratio * r for g, r in zip(s, real)),
                           lambda s: max(g / r for g, r in zip(s, real)), in_words, 'faces')
+
+
+faces_look_like_faces.drawings = ('celeba_drawing',)
 
 
 RUBRIC = [
@@ -347,43 +380,99 @@ def gradients_plotted(sub):
     return Verdict(True, 'plotted')
 
 
-def variants_compared(sub, variants=5, spread=0.1):
-    """The comparison table in the outputs: every variant trained, each for the same CPU time."""
-    cell = cell_calling(sub, 'print_table')
-    rows = re.findall(r'^(\S.*?)\s+([\d,]+)\s+(\d+)\s+[\d.]+', stdout_of(cell) if cell else '', re.MULTILINE)
-    if len(rows) < variants or not images_in(cell):
-        return Verdict(False, f'the comparison shows {len(rows)} of {variants} variants or no grids: run part 4 to '
-                       'the end')
-    seconds = [int(row[2]) for row in rows]
-    if min(seconds) < (1 - spread) * max(seconds):
-        return Verdict(False, f'the variants did not get the same CPU time: {seconds} seconds')
-    return Verdict(True, f'{len(rows)} variants, {min(seconds)} to {max(seconds)} CPU seconds each, with grids')
+# gan_variants.ipynb's generators, by folder: part 4's five GANs draw digits, part 5's two (without and with
+# augmentation) flowers
+VARIANTS = tuple(g.folder for g in SAVED_GENERATORS['GAN family'] if g.channels == 1)
+CONDITIONAL = next(g.folder for g in SAVED_GENERATORS['GAN family'] if g.conditional)
+FLOWERS = tuple(g.folder for g in SAVED_GENERATORS['GAN family'] if g.channels == 3)
+SCORED = 1000  # images per metric, as the notebooks score them (the conditional GAN's first 1,000: 100 a digit)
+
+
+def family_drawing(sub, folder):
+    """(the uint8 images drawn by the GAN family's generator saved in checkpoints/<folder>, '') or (None, why not)."""
+    drawings, why = sub.drawings(drawing_name(folder))
+    return (None, f'{folder}: {why}') if drawings is None else (next(iter(drawings.values())), '')
+
+
+def drawn_picture(folder, images, count=36, how=''):
+    from ..gan.quality import grid_picture
+    return f'{folder}: what your generator drew{how}', grid_picture(images, count)
+
+
+def real_picture(sub, images):
+    from ..gan.quality import grid_picture
+    return f'real {images}, for comparison', grid_picture(sub.reference.arrays[images])
+
+
+def variants_draw_digits(sub, max_ratio=20, min_score=5):
+    """Each of part 4's five generators, drawn in the sandbox, scored as the face-generation notebook's digits."""
+    if sub.reference is None:
+        return NO_REFERENCE
+    real, scored, pictures = sub.reference.digits_real_scores, {}, []
+    for folder in VARIANTS:
+        images, why = family_drawing(sub, folder)
+        if images is None:
+            return Verdict(False, why)
+        scored[folder] = sub.reference.digit_scores(images[:SCORED])
+        pictures.append(drawn_picture(folder, images))
+    weak = [f for f, (distance, score) in scored.items() if distance > max_ratio * real[0] or score < min_score]
+    words = ', '.join(f'{folder} {distance:.1f} / {score:.2f}' for folder, (distance, score) in scored.items())
+    return Verdict(not weak, f'Frechet distance / classifier score of what each generator drew: {words} (real '
+                   f'{real[0]:.1f} / {real[1]:.2f}; limits {max_ratio}x real, at least {min_score})'
+                   + (f'; not met by {", ".join(weak)}' if weak else ''), (),
+                   (*pictures, real_picture(sub, 'digits')))
+
+
+variants_draw_digits.drawings = tuple(map(drawing_name, VARIANTS))
 
 
 def conditional_digits_as_asked(sub, overall=0.97, each=0.95):
-    match = re.search(r'read as asked: ([\d.]+)% of 10,000.*?per digit: (.*)', sub.all_stdout())
-    if not match:
-        return Verdict(False, "no conditional accuracy in the outputs: run the conditional DCGAN's cells")
-    per_digit = [float(share) / 100 for share in re.findall(r'\d: ([\d.]+)%', match[2])]
-    ok = float(match[1]) / 100 >= overall and len(per_digit) == 10 and min(per_digit) >= each
-    return Verdict(ok, f'{match[1]}% of 10,000 read as the digit asked for (at least {overall:.0%}), the worst digit '
-                f'{min(per_digit, default=0):.1%} (at least {each:.0%})')
+    """The conditional generator's 1,000 digits of each kind, read by the grader's classifier."""
+    if sub.reference is None:
+        return NO_REFERENCE
+    images, why = family_drawing(sub, CONDITIONAL)
+    if images is None:
+        return Verdict(False, why)
+    import numpy as np
+    asked = np.arange(len(images)) % DIGITS  # as the sandbox drew them: each digit in turn
+    read = sub.reference.digits_read(images)
+    per_digit = [float(np.mean(read[asked == d] == d)) for d in range(DIGITS)]
+    share, worst = float(np.mean(read == asked)), int(np.argmin(per_digit))
+    rows = np.concatenate([images[asked == d][:DIGITS] for d in range(DIGITS)])
+    return Verdict(share >= overall and per_digit[worst] >= each,
+                   f'{share:.1%} of {len(images):,} drawn by your generator read as the digit asked for (at least '
+                   f'{overall:.0%}), the worst digit, {worst}, {per_digit[worst]:.1%} (at least {each:.0%})', (),
+                   (drawn_picture(CONDITIONAL, rows, DIGITS ** 2, ', row k asked for digit k'),))
+
+
+conditional_digits_as_asked.drawings = (drawing_name(CONDITIONAL),)
 
 
 def flowers_with_augmentation(sub, max_ratio=2):
-    """Both flower runs scored, and with augmentation within max_ratio x real against real at every level.
-    Better than without is reported, not required: the SWD can show it only at 28 px (at 14 and 7 px both
+    """Part 5's two generators, drawn in the sandbox; with augmentation within max_ratio x real against real at every
+    level. Better than without is reported, not required: the SWD can show it only at 28 px (at 14 and 7 px both
     reach what real photographs score, docs/experiments.md), and one run can miss it whatever the code."""
-    text = sub.all_stdout()
-    rows = {name: [float(v) for v in re.findall(r'\d+\.\d+', values)][-3:] for name, values in re.findall(
-        r'^(real against real|DCGAN \+ DiffAugment|DCGAN) ?\(?[^\n]*?((?:\s+\d+\.\d+){3})$', text, re.MULTILINE)}
-    if len(rows) < 3:
-        return Verdict(False, 'no flowers results in the outputs: run part 5 to the end')
-    real, plain, augmented = rows['real against real'], rows['DCGAN'], rows['DCGAN + DiffAugment']
-    ok = all(a <= max_ratio * r for a, r in zip(augmented, real))
-    return Verdict(ok, 'SWD with augmentation ' + ' / '.join(f'{a:.1f}' for a in augmented) + ', without '
-                + ' / '.join(f'{p:.1f}' for p in plain) + ', real against real ' + ' / '.join(f'{r:.1f}' for r in real)
-                + f' (limit {max_ratio}x, with augmentation)')
+    if sub.reference is None:
+        return NO_REFERENCE
+    scored, pictures = {}, []
+    for folder in FLOWERS:
+        images, why = family_drawing(sub, folder)
+        if images is None:
+            return Verdict(False, why)
+        scored[folder] = sub.reference.flower_scores(images)
+        pictures.append(drawn_picture(folder, images))
+    real = sub.reference.flowers_real_scores
+    plain, augmented = (scored[folder] for folder in FLOWERS)
+
+    def levels(values):
+        return ' / '.join(f'{v:.1f}' for v in values)
+    return Verdict(all(a <= max_ratio * r for a, r in zip(augmented, real)),
+                   f'SWD at 28 / 14 / 7 px of what your generators drew: with augmentation {levels(augmented)}, '
+                   f'without {levels(plain)}, real against real {levels(real)} (limit {max_ratio}x, with '
+                   'augmentation)', (), (*pictures, real_picture(sub, 'flowers')))
+
+
+flowers_with_augmentation.drawings = tuple(map(drawing_name, FLOWERS))
 
 
 VARIANTS_RUBRIC = [
@@ -408,7 +497,8 @@ VARIANTS_RUBRIC = [
      'the loss', graded('conditional_model_loss')),
     ('unit tests', 'every unit-test cell ran and passed', unit_tests_ran),
     ('gradients', 'the saturating and non-saturating gradients are compared in a plot', gradients_plotted),
-    ('variants', 'five GANs trained for the same CPU time, each with a grid and a row of metrics', variants_compared),
+    ('variants', "part 4's five GANs draw digits: each generator within 20x real digits' Frechet distance, with a "
+     'classifier score of at least 5', variants_draw_digits),
     ('conditional digits', 'the conditional DCGAN draws the digit asked for (97% of 10,000 samples, every digit 95%)',
      conditional_digits_as_asked),
     ('augment', 'augment: colour, translation and cutout drawn per image, differentiable', graded('augment')),
@@ -421,24 +511,23 @@ VARIANTS_RUBRIC = [
 ]
 
 
+KIND = {'face generation': RUBRIC, 'GAN family': VARIANTS_RUBRIC}
+
+
 def rubric_for(nb):
     """The face-generation rubric, or the GAN-family one for a notebook that defines the family's functions;
     None for a notebook that defines none of either's graded functions."""
-    sources = [c['source'] for c in code_cells(nb)]
-    if any('def fc_discriminator(' in source for source in sources):
-        return VARIANTS_RUBRIC
-    return RUBRIC if any(f'def {name}(' in source for source in sources for name in GRADED) else None
+    return KIND.get(notebook_kind(nb))
 
 
 def recorded_names(rubric):
     """What dlnd.grading.learner_run must run for a rubric: each graded function's check, train's run, and the
     drawings of the trained generators."""
-    drawn = {digits_look_like_digits: 'mnist_drawing', faces_look_like_faces: 'celeba_drawing'}
-    return [getattr(check, 'function', None) or ('train' if check is train_behaves else drawn[check])
-            for _, _, check in rubric if hasattr(check, 'function') or check is train_behaves or check in drawn]
-
-
-KIND = {'face generation': RUBRIC, 'GAN family': VARIANTS_RUBRIC}
+    names = []
+    for _, _, check in rubric:
+        names += [check.function] if hasattr(check, 'function') else ['train'] if check is train_behaves else []
+        names += getattr(check, 'drawings', ())
+    return list(dict.fromkeys(names))  # the conditional generator's drawing serves two lines
 NOTEBOOK_OF = {'face generation': 'dlnd_face_generation.ipynb', 'GAN family': 'gan_variants.ipynb'}
 
 
@@ -454,10 +543,9 @@ def judge(notebook, records, reference=None):
     sub = Submission(notebook, records, reference)
     rubric = rubric_for(sub.nb)
     # The drawings first, their memory handed back before the replays: a grader may have 768 MB for all of it
-    drawn = (digits_look_like_digits, faces_look_like_faces)
-    verdicts = {key: _judged(check, sub) for key, _, check in rubric if check in drawn}
+    verdicts = {key: _judged(check, sub) for key, _, check in rubric if hasattr(check, 'drawings')}
     release_freed_memory()
-    verdicts.update({key: _judged(check, sub) for key, _, check in rubric if check not in drawn})
+    verdicts.update({key: _judged(check, sub) for key, _, check in rubric if not hasattr(check, 'drawings')})
     return [GradedLine(key, line, *dataclasses.astuple(verdicts[key])) for key, line, _ in rubric]
 
 

@@ -3,7 +3,8 @@ submission folder; which notebook in it is the learner's, and which rubric grade
 
 A submission that cannot be graded is Refused with one line saying why; a zip is checked whole before anything
 is read from it (no member outside its folder, no link, no more than a set size). Beside the notebook, the
-trained generators it carries (checkpoints/mnist, checkpoints/celeba) are copied for the grader to draw from.
+trained generators it carries (checkpoints/mnist, checkpoints/celeba, gan_variants.ipynb's seven) are copied for the
+grader to draw from, with the face-generation notebook whose DCGAN gan_variants.ipynb trains.
 """
 import json
 import re
@@ -11,12 +12,15 @@ import zipfile
 from pathlib import Path
 
 from ..fileio import checkpoint_files, unsafe_member
+from ..notebook import SAVED_GENERATORS
 from .rubric import NOTEBOOK_OF, kind_of, rubric_for
 
 LARGEST_NOTEBOOK = 64 * 2 ** 20
 LARGEST_ZIP_MEMBERS, LARGEST_ZIP_TOTAL = 5000, 1 << 30
-CHECKPOINTS = ('mnist', 'celeba')  # checkpoints/<name>: the trained generators the grader draws from
-CHECKPOINT_FILE = re.compile(r'checkpoints/(mnist|celeba)/([\w.-]{1,200})')
+# checkpoints/<folder>: the trained generators the grader draws from; the notebooks that define some of them
+CHECKPOINTS = tuple(g.folder for generators in SAVED_GENERATORS.values() for g in generators)
+CHECKPOINT_FILE = re.compile(rf'checkpoints/({"|".join(map(re.escape, CHECKPOINTS))})/([\w.-]{{1,200}})')
+COMPANIONS = sorted({g.defined_in for generators in SAVED_GENERATORS.values() for g in generators if g.defined_in})
 
 
 class Refused(Exception):
@@ -69,28 +73,33 @@ def open_submission(path, into, assignment=None, checkpoints_beside=False):
 
 
 def copy_checkpoints(folder, into):
-    """The newest checkpoint of each of folder/checkpoints/{mnist,celeba}, copied into into/checkpoints/: regular
-    files inside `folder` (no link leads out of it), LARGEST_ZIP_TOTAL in all."""
+    """The newest checkpoint of each of folder/checkpoints/<CHECKPOINTS>, copied into into/checkpoints/, and the
+    COMPANIONS notebooks beside the notebook into `into`: regular files inside `folder` (no link leads out of it),
+    LARGEST_ZIP_TOTAL in all."""
     folder = Path(folder).resolve()
-    files = [(dataset, file) for dataset in CHECKPOINTS for file in checkpoint_files(folder / 'checkpoints' / dataset)
-             if file.resolve() == folder / 'checkpoints' / dataset / file.name and file.is_file()
-             and CHECKPOINT_FILE.fullmatch(f'checkpoints/{dataset}/{file.name}')]
+    files = [(f'checkpoints/{name}/{file.name}', file) for name in CHECKPOINTS
+             for file in checkpoint_files(folder / 'checkpoints' / name)
+             if CHECKPOINT_FILE.fullmatch(f'checkpoints/{name}/{file.name}')]
+    files += [(name, folder / name) for name in COMPANIONS
+              if (folder / name).is_file() and (folder / name).stat().st_size <= LARGEST_NOTEBOOK]
+    files = [(relative, file) for relative, file in files if file.resolve() == folder / relative and file.is_file()]
     if sum(file.stat().st_size for _, file in files) > LARGEST_ZIP_TOTAL:
         raise Refused(f'the checkpoints beside the notebook are larger than {LARGEST_ZIP_TOTAL // 2 ** 30} GB')
-    for dataset, file in files:
-        target = Path(into) / 'checkpoints' / dataset / file.name
+    for relative, file in files:
+        target = Path(into) / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(file.read_bytes())
 
 
 def extract_checkpoints(archive, notebook_name, into):
-    """The zip's checkpoints/{mnist,celeba}/* beside its notebook, extracted into into/checkpoints/ (the zip was
-    checked whole: no member outside its folder, no link, no more than LARGEST_ZIP_TOTAL)."""
+    """The zip's checkpoints/<CHECKPOINTS>/* and COMPANIONS notebooks beside its notebook, extracted into `into`
+    (the zip was checked whole: no member outside its folder, no link, no more than LARGEST_ZIP_TOTAL)."""
     parent = str(Path(notebook_name).parent)
     prefix = '' if parent == '.' else parent + '/'
     for member in archive.infolist():
         relative = member.filename[len(prefix):]
-        if member.filename.startswith(prefix) and not member.is_dir() and CHECKPOINT_FILE.fullmatch(relative):
+        wanted = CHECKPOINT_FILE.fullmatch(relative) or relative in COMPANIONS and member.file_size <= LARGEST_NOTEBOOK
+        if member.filename.startswith(prefix) and not member.is_dir() and wanted:
             target = Path(into) / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             with archive.open(member) as source, open(target, 'wb') as out:
