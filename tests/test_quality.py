@@ -196,6 +196,21 @@ def test_a_damaged_reference_file_is_named_with_what_is_wrong(quality_reference,
         Reference.load(bad)
 
 
+def test_a_reference_file_of_an_older_version_is_built_again(quality_reference, tmp_path, monkeypatch):
+    from dlnd.gan import quality
+    with np.load(quality_reference) as stored:  # as the version before the flowers built it
+        np.savez(tmp_path / quality.REFERENCE_NAME, **{k: stored[k] for k in stored.files if k != 'flowers'})
+    built, logged = [], []
+    monkeypatch.setattr('dlnd.data.dataset.download_extract', lambda name, data_path: None)
+    monkeypatch.setattr(quality, 'build', lambda data_path, path: built.append(path.write_bytes(
+        quality_reference.read_bytes())))
+    path = quality.load_or_build(tmp_path, log=logged.append)
+    assert len(built) == 1 and Reference.load(path).flowers_real_scores
+    assert logged[0].endswith('flowers is missing, expected uint8 (n, 28, 28, 3): building it again'), logged
+    quality.load_or_build(tmp_path, log=logged.append)
+    assert len(built) == 1  # a file that loads is kept
+
+
 def test_submit_packs_the_generators_and_refuses_a_notebook_without_them(tmp_path):
     folder = tmp_path / 'learner'
     folder.mkdir()

@@ -164,8 +164,15 @@ def default_path(data_path='data'):
 
 
 def load_or_build(data_path='data', log=print):
-    """The reference file in data_path, built first (fetching the data sets if they are not there yet)."""
+    """The reference file in data_path, built first (fetching the data sets if they are not there yet), and built
+    again when it cannot be read or lacks what this version scores (it is a cache of the data folder)."""
     path = default_path(data_path)
+    if path.is_file():
+        try:
+            Reference.load(path)
+        except DataError as e:
+            log(f'{str(e).split("; ")[0]}: building it again')
+            path.unlink()
     if not path.is_file():
         from ..data.dataset import download_extract
         for name in ('mnist', 'celeba', 'flowers'):

@@ -404,8 +404,11 @@ def real_picture(sub, images):
     return f'real {images}, for comparison', grid_picture(sub.reference.arrays[images])
 
 
-def variants_draw_digits(sub, max_ratio=20, min_score=5):
-    """Each of part 4's five generators, drawn in the sandbox, scored as the face-generation notebook's digits."""
+def variants_draw_digits(sub, max_ratio=40, min_score=4):
+    """Each of part 4's five generators, drawn in the sandbox, scored as the face-generation notebook's digits. The
+    line asks that each be trained, not that it be good: the fully connected GANs draw blurrier digits in the same
+    CPU time (their Frechet distance was 27 to 40 in the runs recorded, docs/experiments.md), hence twice the
+    digits line's distance and a lower score; a generator that never trained scores above 700 and 1.0."""
     if sub.reference is None:
         return NO_REFERENCE
     real, scored, pictures = sub.reference.digits_real_scores, {}, []
@@ -497,8 +500,8 @@ VARIANTS_RUBRIC = [
      'the loss', graded('conditional_model_loss')),
     ('unit tests', 'every unit-test cell ran and passed', unit_tests_ran),
     ('gradients', 'the saturating and non-saturating gradients are compared in a plot', gradients_plotted),
-    ('variants', "part 4's five GANs draw digits: each generator within 20x real digits' Frechet distance, with a "
-     'classifier score of at least 5', variants_draw_digits),
+    ('variants', "part 4's five GANs trained: each generator draws digits within 40x real digits' Frechet distance, "
+     'with a classifier score of at least 4', variants_draw_digits),
     ('conditional digits', 'the conditional DCGAN draws the digit asked for (97% of 10,000 samples, every digit 95%)',
      conditional_digits_as_asked),
     ('augment', 'augment: colour, translation and cutout drawn per image, differentiable', graded('augment')),
