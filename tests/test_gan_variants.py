@@ -301,6 +301,7 @@ def test_the_notebook_saves_its_generators_where_the_grader_draws_from():
     keys = [gan_family.Variant(name, None, None, None).key for name in part4] + \
         ['flowers-' + gan_family.Variant(name, None, None, None).key for name in part5]
     assert keys == [g.folder for g in SAVED_GENERATORS['GAN family']]
+    assert {(g.z_dim, g.noise) for g in SAVED_GENERATORS['GAN family']} == {(gan_family.Z_DIM, 'uniform')}
     training = [cell['source'] for cell in code_cells(VARIANTS_NOTEBOOK) if 'gan_family.train(' in cell['source']]
     assert "checkpoint_dir=f'checkpoints/{variant.key}'" in training[0]
     assert "checkpoint_dir=f'checkpoints/flowers-{variant.key}'" in training[1]
