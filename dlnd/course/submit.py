@@ -38,11 +38,10 @@ def build(notebook_path, output):
     notebook_path = Path(notebook_path)
     nb = read(notebook_path)
     saved = SAVED_GENERATORS.get(notebook_kind(nb), ())
-    checkpoints = {f'checkpoints/{g.folder}': checkpoint_files(notebook_path.parent / 'checkpoints' / g.folder)
-                   for g in saved}
+    checkpoints = {g: checkpoint_files(notebook_path.parent / 'checkpoints' / g.folder) for g in saved}
     problems = completeness_problems(nb) + unit_test_problems(nb) + [
         f'checkpoints/{g.folder} holds no checkpoint: run the training cell that saves there ({g.saved_by})'
-        for g in saved if not checkpoints[f'checkpoints/{g.folder}']]
+        for g, files in checkpoints.items() if not files]
     if problems:
         raise SystemExit(f'{notebook_path} is not ready to submit:\n' + '\n'.join(f'  - {p}' for p in problems))
     with atomic_path(output) as tmp, zipfile.ZipFile(tmp, 'w', zipfile.ZIP_DEFLATED) as archive:
@@ -50,9 +49,9 @@ def build(notebook_path, output):
         archive.writestr(notebook_path.with_suffix('.html').name, html_export(notebook_path))
         for companion in companion_notebooks(nb, notebook_path.parent):
             archive.write(companion, companion.name)
-        for folder, files in checkpoints.items():
+        for g, files in checkpoints.items():
             for file in files:
-                archive.write(file, f'{folder}/{file.name}')
+                archive.write(file, f'checkpoints/{g.folder}/{file.name}')
         for name in package_files():
             archive.write(ROOT / name, name)
     return Path(output)

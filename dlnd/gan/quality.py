@@ -104,12 +104,16 @@ class Reference:
 
     def flower_scores(self, images):
         """SWD at 28, 14 and 7 px of uint8 flowers against as many held-out ones as the reference holds."""
-        real = self.arrays['flowers']
+        return self._swd(images, 'flowers')
+
+    def _swd(self, images, real_name):
+        """SWD per level of the first uint8 `images` against as many real ones, the reference's `real_name`."""
+        real = self.arrays[real_name]
         return tuple(metrics.swd_per_level(to_unit_range(images[:len(real)]), to_unit_range(real)))
 
     def face_scores(self, images):
         """SWD at 28, 14 and 7 px of uint8 faces (COUNT, 28, 28, 3) against the real ones."""
-        return tuple(metrics.swd_per_level(to_unit_range(images[:COUNT]), to_unit_range(self.arrays['faces'])))
+        return self._swd(images, 'faces')
 
     @property
     def digits_real_scores(self):
